@@ -37,4 +37,11 @@ int moat_seccomp_send_listener (const char *listener_path, int notify_fd, const 
 
 void moat_seccomp_prog_free (struct moat_seccomp_prog *prog);
 
+/* Build the runtime-spec "container process state", the only STATE_JSON
+ * moat_seccomp_send_listener accepts (it refuses any other shape): {"ociVersion", "fds": ["seccompFd"], "pid",
+ * "metadata" (listenerMetadata, omitted when NULL), "state": STATE_JSON (the
+ * `moat state` object)}.  *OUT is a heap string (free()). */
+int moat_seccomp_process_state (const char *oci_version, pid_t pid, const char *metadata,
+                                const char *state_json, char **out, struct moat_error *err);
+
 #endif

@@ -19,6 +19,10 @@
 
 #include "util/error.h"
 
+/* GNU C predefines `linux` as 1 (-std=gnu11); struct moat_spec has a member
+ * called `linux`, so every user of this header needs the macro gone. */
+#undef linux
+
 struct moat_strv
 {
   char **v;
@@ -372,5 +376,16 @@ const struct moat_namespace *moat_spec_namespace (const struct moat_spec *spec, 
 
 /* Valid container id: [A-Za-z0-9][A-Za-z0-9_.-]*, at most 1024 chars, not "." or "..". */
 bool moat_valid_container_id (const char *id);
+
+/* Notes on the parsed form (spec/spec.c and friends):
+ * - moat_mount.flags carries attribute flags only (MS_RDONLY, MS_NOSUID, ...,
+ *   MS_REMOUNT, and MS_NOSYMFOLLOW alongside the nosymfollow bool); MS_BIND
+ *   and MS_REC are expressed by .bind and .recursive, propagation by
+ *   .propagation.  Options are applied in order, so "ro","rw" ends up rw.
+ * - process.args.v and every other moat_strv built by the parser is
+ *   NULL-terminated (v[n] == NULL), so args.v can go straight to execve.
+ * - Validation errors leave err->code set (EINVAL, EPERM for a refused
+ *   security-relevant value, ENOTSUP for a feature moat does not implement)
+ *   but the message carries no strerror() suffix. */
 
 #endif

@@ -124,4 +124,98 @@ sys_pivot_root (const char *new_root, const char *put_old)
   return (int) syscall (__NR_pivot_root, new_root, put_old);
 }
 
+/* ---- per-process security (sandbox/caps.c, rlimit.c, lsm.c, seccomp.c) ---- */
+
+#ifndef SELINUX_MAGIC
+#define SELINUX_MAGIC 0xf97cff8c
+#endif
+#ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+#define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef IOPRIO_CLASS_SHIFT
+#define IOPRIO_CLASS_SHIFT 13
+#endif
+#ifndef IOPRIO_WHO_PROCESS
+#define IOPRIO_WHO_PROCESS 1
+#endif
+#define MOAT_IOPRIO_VALUE(cls, data) (((cls) << IOPRIO_CLASS_SHIFT) | (data))
+
+/* struct sched_attr of <linux/sched/types.h>, which cannot be included next to
+ * glibc's <sched.h> (both define struct sched_param).  SCHED_ATTR_SIZE_VER1. */
+struct moat_sched_attr
+{
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+  uint32_t sched_util_min;
+  uint32_t sched_util_max;
+};
+
+static inline int
+sys_sched_setattr (pid_t pid, struct moat_sched_attr *attr, unsigned int flags)
+{
+#ifdef __NR_sched_setattr
+  return (int) syscall (__NR_sched_setattr, pid, attr, flags);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+static inline int
+sys_ioprio_set (int which, int who, int ioprio)
+{
+#ifdef __NR_ioprio_set
+  return (int) syscall (__NR_ioprio_set, which, who, ioprio);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+static inline int
+sys_ioprio_get (int which, int who)
+{
+#ifdef __NR_ioprio_get
+  return (int) syscall (__NR_ioprio_get, which, who);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* capget/capset with _LINUX_CAPABILITY_VERSION_3 (two 32-bit words per set). */
+static inline int
+sys_capget (void *hdr, void *data)
+{
+  return (int) syscall (__NR_capget, hdr, data);
+}
+
+static inline int
+sys_capset (void *hdr, const void *data)
+{
+  return (int) syscall (__NR_capset, hdr, data);
+}
+
+/* bpf(2): the cgroup v2 device filter (BPF_PROG_TYPE_CGROUP_DEVICE). */
+union bpf_attr;
+static inline int
+sys_bpf (int cmd, union bpf_attr *attr, unsigned int size)
+{
+#ifdef __NR_bpf
+  return (int) syscall (__NR_bpf, cmd, attr, size);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
 #endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MOAT_CLI_H
+#define MOAT_CLI_H
+
+#include "container/lifecycle.h"
+#include "util/error.h"
+
+/* A command returns its exit status (>= 0), MOAT_CLI_ERROR when ERR says why
+ * it failed (exit 1), or MOAT_CLI_USAGE for a bad command line (exit 2). */
+#define MOAT_CLI_ERROR (-1)
+#define MOAT_CLI_USAGE (-2)
+
+struct moat_cli
+{
+  struct moat_ctx ctx;
+  char **full_argv; /* for the sealed re-exec */
+};
+
+typedef int (*moat_cmd_fn) (struct moat_cli *cli, int argc, char **argv, struct moat_error *err);
+
+int cmd_create (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_run (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_start (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_state (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_kill (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_delete (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_list (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_ps (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_pause (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_resume (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_update (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_features (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_exec (struct moat_cli *, int, char **, struct moat_error *);
+
+/* opts.c */
+int moat_usage (struct moat_error *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+int moat_parse_size (const char *s, int64_t *out);
+int moat_parse_int (const char *s, long long min, long long max, long long *out);
+/* Wait for PID while forwarding every catchable signal to it; returns the
+ * shell-style exit status (code, or 128 + signal). */
+int moat_wait_forward (pid_t pid, int pty_master);
+
+#endif

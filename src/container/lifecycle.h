@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MOAT_LIFECYCLE_H
+#define MOAT_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "container/state.h"
+#include "spec/spec.h"
+#include "util/error.h"
+
+struct moat_ctx
+{
+  const char *root;     /* state root, default /run/moat */
+  bool systemd_cgroup;
+};
+
+struct moat_create_opts
+{
+  const char *id;
+  const char *bundle;         /* NULL: current directory */
+  const char *pid_file;
+  const char *console_socket;
+  int preserve_fds;
+  bool no_pivot;
+  bool no_new_keyring;
+  bool want_pty_master;       /* foreground `run` of a terminal process without --console-socket */
+};
+
+struct moat_created
+{
+  pid_t pid;
+  int pty_master_fd;          /* -1 unless want_pty_master */
+};
+
+/* create: a transaction.  On any failure nothing is left: no process, no
+ * cgroup, no mount (they live in the init's mount namespace), no state dir. */
+int moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts *o,
+                           struct moat_created *out, struct moat_error *err);
+int moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_error *err);
+int moat_container_kill (const struct moat_ctx *ctx, const char *id, int sig, bool all, struct moat_error *err);
+int moat_container_delete (const struct moat_ctx *ctx, const char *id, bool force, struct moat_error *err);
+int moat_container_state (const struct moat_ctx *ctx, const char *id, char **json, struct moat_error *err);
+int moat_container_pause (const struct moat_ctx *ctx, const char *id, bool pause, struct moat_error *err);
+int moat_container_pids (const struct moat_ctx *ctx, const char *id, pid_t **pids, size_t *n, struct moat_error *err);
+int moat_container_update (const struct moat_ctx *ctx, const char *id, const struct moat_resources *res,
+                           struct moat_error *err);
+
+/* Load a container's state and stored config (for exec, ps, events). */
+int moat_container_load (const struct moat_ctx *ctx, const char *id, struct moat_state *st,
+                         struct moat_spec *spec, struct moat_error *err);
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MOAT_SANDBOX_H
+#define MOAT_SANDBOX_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/seccomp.h"
+#include "spec/spec.h"
+#include "util/error.h"
+
+/* Parent <-> init protocol over a SOCK_SEQPACKET socketpair: one message per
+ * step, so every failure in the child reaches the parent with its own message
+ * and errno (struct moat_error travels verbatim). */
+enum moat_sync
+{
+  MOAT_SYNC_USERNS_READY = 1, /* child -> parent: I unshared a user ns, write my id maps */
+  MOAT_SYNC_GO,               /* parent -> child: maps written, cgroup joined */
+  MOAT_SYNC_PID,              /* child -> parent: the init's host pid (after the pid-ns fork) */
+  MOAT_SYNC_MOUNTS_DONE,      /* child -> parent: run createRuntime hooks now */
+  MOAT_SYNC_HOOKS_DONE,       /* parent -> child: payload = state JSON for container hooks */
+  MOAT_SYNC_PTY_MASTER,       /* child -> parent: pty master attached (foreground run -t) */
+  MOAT_SYNC_CREATED,          /* child -> parent: waiting for start */
+  MOAT_SYNC_ERROR,            /* child -> parent: payload = struct moat_error */
+};
+
+struct moat_sandbox
+{
+  /* inputs */
+  const struct moat_spec *spec;
+  const char *id;
+  const char *bundle;
+  const char *rootfs;                 /* absolute */
+  const struct moat_cgroup *cgroup;   /* already created */
+  const struct moat_seccomp_prog *seccomp; /* NULL: no filter */
+  int start_fd;                       /* listening socket `start` connects to */
+  int console_socket_fd;              /* connected console socket, or -1 */
+  bool want_pty_master;               /* foreground run with a terminal: send the master to us */
+  int preserve_fds;
+  bool no_pivot;
+  bool no_new_keyring;
+  const char *state_json;             /* for hooks; pid filled in by the parent */
+  /* outputs */
+  pid_t init_pid;
+  int pty_master_fd;                  /* when want_pty_master */
+};
+
+/* Spawn the container's init and drive it to the "created" state: namespaces,
+ * id maps, cgroup, mounts, createRuntime/createContainer hooks, pivot_root,
+ * masked paths, sysctls, executable lookup.  On failure the init is killed and
+ * reaped; the caller removes the cgroup and the state dir. */
+int moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err);
+
+/* The container's side, in sandbox/init.c.  Never returns. */
+__attribute__ ((noreturn)) void moat_init_main (struct moat_sandbox *sb, int sync_fd, bool in_pidns_child);
+
+/* Shared by init.c and spawn.c. */
+int moat_sync_send (int fd, enum moat_sync type, const void *payload, size_t len, int pass_fd,
+                    struct moat_error *err);
+int moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *recv_fd,
+                    struct moat_error *err);
+
+/* Namespace helpers (ns.c). */
+int moat_ns_open_joins (const struct moat_spec *spec, int *fds, int *types, size_t *n, struct moat_error *err);
+int moat_userns_write_maps (pid_t pid, const struct moat_spec *spec, struct moat_error *err);
+/* The CLONE_NEW* flags the config asks to create (no path). */
+int moat_ns_new_flags (const struct moat_spec *spec);
+
+/* The process-level steps shared by init and exec (init.c): everything from
+ * rlimits to execve, in the order explained there.  CONN_FD receives an exec
+ * error (or -1).  Never returns on success. */
+int moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
+                       const struct moat_seccomp_prog *seccomp, int preserve_fds, bool userns,
+                       struct moat_error *err);
+
+/* Hooks (hooks.c): run each hook of LIST with STATE_JSON on stdin, honouring
+ * its timeout.  NAME is the config field for messages ("hooks.createRuntime"). */
+int moat_hooks_run (const struct moat_hook_list *list, const char *name, const char *state_json,
+                    struct moat_error *err);
+
+/* Terminal (console.c). */
+int moat_console_open (int rootfd, int *master, int *peer, struct moat_error *err);
+int moat_console_bind (int rootfd, int peer, struct moat_error *err);
+int moat_console_send (int console_socket_fd, int master, struct moat_error *err);
+int moat_console_become_ctty (int peer, const struct moat_process *p, struct moat_error *err);
+int moat_console_connect (const char *path, int *fd, struct moat_error *err);
+int moat_console_recv (int sock, int *fd, struct moat_error *err);
+/* Copy between our stdio and MASTER until the container side closes (foreground run -t). */
+void moat_console_relay_step (int master, bool *stdin_open, bool *done);
+
+/* Exe sealing (exe_seal.c): make sure we run from a sealed memfd copy of our
+ * binary, re-executing ourselves when not (CVE-2019-5736). */
+int moat_exe_ensure_sealed (char **argv, struct moat_error *err);
+bool moat_exe_is_sealed (void);
+
+#endif

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The parent side of container creation: clone the init, write its id maps,
+ * put it in its cgroup, run the runtime-namespace hooks, and wait until it
+ * reports "created" (or its error). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/syscalls.h"
+
+struct sync_header
+{
+  uint32_t type;
+  uint32_t len;
+};
+
+#define SYNC_MAX_PAYLOAD (256 * 1024)
+
+int
+moat_sync_send (int fd, enum moat_sync type, const void *payload, size_t len, int pass_fd,
+                struct moat_error *err)
+{
+  struct sync_header h = { .type = type, .len = (uint32_t) len };
+  struct iovec iov[2] = { { &h, sizeof h }, { (void *) payload, len } };
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+  ssize_t r;
+
+  if (len > SYNC_MAX_PAYLOAD)
+    return moat_err (err, E2BIG, "sync message too large (%zu bytes)", len);
+  if (pass_fd >= 0)
+    {
+      struct cmsghdr *c;
+      memset (cbuf, 0, sizeof cbuf);
+      msg.msg_control = cbuf;
+      msg.msg_controllen = sizeof cbuf;
+      c = CMSG_FIRSTHDR (&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (sizeof (int));
+      memcpy (CMSG_DATA (c), &pass_fd, sizeof (int));
+    }
+  do
+    r = sendmsg (fd, &msg, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return moat_err (err, errno, "sync send");
+  return 0;
+}
+
+int
+moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *recv_fd,
+                struct moat_error *err)
+{
+  struct sync_header h;
+  cleanup_free char *buf = malloc (SYNC_MAX_PAYLOAD + sizeof h + 1);
+  struct iovec iov = { buf, SYNC_MAX_PAYLOAD + sizeof h };
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c;
+  ssize_t r;
+
+  if (recv_fd)
+    *recv_fd = -1;
+  if (buf == NULL)
+    return moat_err (err, ENOMEM, "sync receive");
+  do
+    r = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return moat_err (err, errno, "sync receive");
+  if (r == 0)
+    return moat_err (err, EPIPE, "container init exited unexpectedly");
+  if ((size_t) r < sizeof h)
+    return moat_err (err, EPROTO, "sync receive: short message");
+  memcpy (&h, buf, sizeof h);
+  if (h.len != (size_t) r - sizeof h)
+    return moat_err (err, EPROTO, "sync receive: truncated message");
+  for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      {
+        int got;
+        memcpy (&got, CMSG_DATA (c), sizeof got);
+        if (recv_fd)
+          *recv_fd = got;
+        else
+          close (got);
+      }
+  *type = (enum moat_sync) h.type;
+  if (payload)
+    {
+      memmove (buf, buf + sizeof h, h.len);
+      buf[h.len] = '\0';
+      *payload = steal_ptr (&buf);
+    }
+  if (len)
+    *len = h.len;
+  return 0;
+}
+
+static pid_t
+clone_fork (unsigned long flags)
+{
+  /* A raw clone with no new stack behaves like fork() but can create
+     namespaces at the same time: the child is pid 1 of a new pid namespace
+     without a second fork. */
+  return (pid_t) syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0UL);
+}
+
+/* Receive the next message; SYNC_ERROR is turned into the child's own error. */
+static int
+expect (int fd, enum moat_sync want, char **payload, int *recv_fd, struct moat_error *err)
+{
+  enum moat_sync type;
+  cleanup_free char *p = NULL;
+  size_t len;
+
+  if (moat_sync_recv (fd, &type, &p, &len, recv_fd, err) < 0)
+    return -1;
+  if (type == MOAT_SYNC_ERROR)
+    {
+      if (len == sizeof (struct moat_error))
+        {
+          memcpy (err, p, sizeof *err);
+          err->msg[sizeof err->msg - 1] = '\0';
+        }
+      else
+        moat_err (err, EPROTO, "container init failed");
+      return -1;
+    }
+  if (type != want)
+    return moat_err (err, EPROTO, "sync: expected message %d, got %d", want, type);
+  if (payload)
+    *payload = steal_ptr (&p);
+  return 0;
+}
+
+static int
+parent_setup_child (struct moat_sandbox *sb, int fd, pid_t child, bool fast, int new_flags,
+                    struct moat_error *err)
+{
+  const struct moat_spec *spec = sb->spec;
+
+  if (new_flags & CLONE_NEWUSER)
+    {
+      /* In the fast path the user namespace exists as soon as clone returns;
+         otherwise the child asks once it has unshared it. */
+      if (!fast && expect (fd, MOAT_SYNC_USERNS_READY, NULL, NULL, err) < 0)
+        return -1;
+      if (moat_userns_write_maps (child, spec, err) < 0)
+        return -1;
+    }
+  /* Join the cgroup before the child unshares its cgroup namespace, so the
+     namespace's root is the container's own cgroup. */
+  if (sb->cgroup && moat_cgroup_enter (sb->cgroup, child, err) < 0)
+    return -1;
+  if (spec->process.has_oom_score_adj)
+    {
+      char path[64], val[32];
+      int n = snprintf (val, sizeof val, "%d", spec->process.oom_score_adj);
+      snprintf (path, sizeof path, "/proc/%d/oom_score_adj", (int) child);
+      if (moat_write_file_at (AT_FDCWD, path, val, (size_t) n, err) < 0)
+        return moat_error_wrap (err, "process.oomScoreAdj");
+    }
+  return moat_sync_send (fd, MOAT_SYNC_GO, NULL, 0, -1, err);
+}
+
+static int
+parent_drive (struct moat_sandbox *sb, int fd, pid_t child, bool fast, struct moat_error *err)
+{
+  const struct moat_spec *spec = sb->spec;
+  int new_flags = moat_ns_new_flags (spec);
+  cleanup_free char *pidtxt = NULL;
+  cleanup_free char *state = NULL;
+  size_t state_len;
+
+  if (parent_setup_child (sb, fd, child, fast, new_flags, err) < 0)
+    return -1;
+  sb->init_pid = child;
+  if (!fast && (spec->linux.n_namespaces > 0))
+    {
+      /* The child forked the real init into the new pid (and time) namespace
+         and told us its pid; the intermediate child exits. */
+      if (expect (fd, MOAT_SYNC_PID, &pidtxt, NULL, err) < 0)
+        return -1;
+      sb->init_pid = (pid_t) atoi (pidtxt);
+      waitpid (child, NULL, 0);
+    }
+  if (expect (fd, MOAT_SYNC_MOUNTS_DONE, NULL, NULL, err) < 0)
+    return -1;
+
+  /* The state hooks see: status "creating" and the init's host pid. */
+  {
+    const char *tmpl = sb->state_json ? sb->state_json : "{}";
+    size_t tl = strlen (tmpl);
+    state = malloc (tl + 64);
+    if (state == NULL)
+      return moat_err (err, ENOMEM, "hooks state");
+    /* state_json ends with '}' and has no "pid": splice it in. */
+    if (tl >= 2 && tmpl[tl - 1] == '}')
+      snprintf (state, tl + 64, "%.*s%s\"pid\": %d}", (int) (tl - 1), tmpl,
+                tl > 2 ? ", " : "", (int) sb->init_pid);
+    else
+      snprintf (state, tl + 64, "%s", tmpl);
+    state_len = strlen (state);
+  }
+  if (moat_hooks_run (&spec->hooks[MOAT_HOOK_PRESTART], "hooks.prestart", state, err) < 0
+      || moat_hooks_run (&spec->hooks[MOAT_HOOK_CREATE_RUNTIME], "hooks.createRuntime", state, err) < 0)
+    return -1;
+  if (moat_sync_send (fd, MOAT_SYNC_HOOKS_DONE, state, state_len + 1, -1, err) < 0)
+    return -1;
+  if (sb->want_pty_master && spec->process.terminal)
+    {
+      if (expect (fd, MOAT_SYNC_PTY_MASTER, NULL, &sb->pty_master_fd, err) < 0)
+        return -1;
+    }
+  return expect (fd, MOAT_SYNC_CREATED, NULL, NULL, err);
+}
+
+int
+moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
+{
+  const struct moat_spec *spec = sb->spec;
+  int sv[2];
+  int new_flags = moat_ns_new_flags (spec);
+  bool has_joins = false, fast;
+  unsigned long clone_flags = 0;
+  pid_t child;
+  size_t i;
+  int ret;
+
+  sb->init_pid = 0;
+  sb->pty_master_fd = -1;
+  for (i = 0; i < spec->linux.n_namespaces; i++)
+    if (spec->linux.namespaces[i].path)
+      has_joins = true;
+  /* Fast path: every namespace is new, so one clone() creates them all and
+     the child is pid 1 directly.  Joining by path (the order of setns and
+     unshare matters) or a time namespace (only unshare can make one, and it
+     applies to children) takes the general path with a second fork. */
+  fast = !has_joins && !(new_flags & CLONE_NEWTIME);
+  if (fast)
+    clone_flags = (unsigned long) (new_flags & ~(CLONE_NEWCGROUP | CLONE_NEWTIME));
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return moat_err (err, errno, "socketpair");
+
+  child = clone_fork (clone_flags);
+  if (child < 0)
+    {
+      int e = errno;
+      close (sv[0]);
+      close (sv[1]);
+      return moat_err (err, e, "clone the container init");
+    }
+  if (child == 0)
+    {
+      close (sv[0]);
+      moat_init_main (sb, sv[1], fast);
+    }
+  close (sv[1]);
+  ret = parent_drive (sb, sv[0], child, fast, err);
+  close (sv[0]);
+  if (ret < 0)
+    {
+      /* Kill what we spawned; the cgroup and state dir are the caller's. */
+      if (sb->init_pid > 0 && sb->init_pid != child)
+        kill (sb->init_pid, SIGKILL);
+      kill (child, SIGKILL);
+      waitpid (child, NULL, 0);
+      if (sb->pty_master_fd >= 0)
+        close (sb->pty_master_fd);
+      sb->pty_master_fd = -1;
+      return -1;
+    }
+  return 0;
+}
