@@ -18,6 +18,7 @@
 #include "sandbox/sandbox.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 /* Parse "--opt" style options into CO; returns index of the first operand. */
 struct create_cli
@@ -132,6 +133,7 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   if (cc.detach)
     return 0;
   status = moat_wait_forward (out.pid, out.pty_master_fd);
+  moat_debug ("run %s: process exited with %d", cc.o.id, status);
   if (out.pty_master_fd >= 0)
     close (out.pty_master_fd);
   if (!cc.keep)

@@ -22,6 +22,7 @@
 #include "sandbox/security.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/syscalls.h"
 
 #define CONFIG_MAX (4 << 20)
@@ -313,8 +314,10 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
 
   out->pid = 0;
   out->pty_master_fd = -1;
+  moat_debug ("create %s: validating", o->id);
   if (create_validate (&t, o, err) < 0)
     goto out;
+  moat_debug ("create %s: validated", o->id);
   if (open_root (ctx, &t.rootfd, err) < 0)
     goto out;
   if (moat_state_dir_create (t.rootfd, o->id, &t.dirfd, err) < 0)
@@ -340,8 +343,10 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
       goto undo;
   }
   t.cg_made = true;
+  moat_debug ("create %s: cgroup made", o->id);
   if (create_spawn (&t, ctx, o, out, err) < 0)
     goto undo;
+  moat_debug ("create %s: init %d created", o->id, (int) out->pid);
   t.st.pid = out->pid;
   t.st.pid_start = moat_pid_starttime (out->pid);
   if (moat_state_save (t.dirfd, &t.st, err) < 0)
@@ -451,6 +456,7 @@ moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_er
       moat_err (err, 0, "%s", reply);
       goto out;
     }
+  moat_debug ("start %s: process running", id);
   unlinkat (dirfd, "start.sock", 0);
   st.started = true;
   if (moat_state_save (dirfd, &st, err) < 0)
@@ -585,8 +591,10 @@ moat_container_delete (const struct moat_ctx *ctx, const char *id, bool force, s
                 moat_status_name (status));
       goto out;
     }
+  moat_debug ("delete %s: destroying", id);
   if (destroy_container (dirfd, &st, err) < 0)
     goto out;
+  moat_debug ("delete %s: destroyed", id);
   if (moat_rm_rf_at (rootfd, id, err) < 0)
     goto out;
   ret = 0;

@@ -921,9 +921,20 @@ moat_cgroup_kill_all (const struct moat_cgroup *cg, int sig, struct moat_error *
   bool was_frozen = false;
   int ret = 0;
 
+  /* Nothing to signal: the common case when `run` or `delete` cleans up
+     after the process exited; skip the freeze/thaw round trip. */
+  if (moat_cgroup_pids (cg, &pids, &n, err) < 0)
+    return -1;
+  if (n == 0)
+    return 0;
+  free (pids);
+  pids = NULL;
+  n = 0;
   /* cgroup.kill (linux 5.14) kills the whole subtree atomically, forks in
-     flight included. */
-  if (cg->mode == MOAT_CGROUP_V2 && sig == SIGKILL && moat_cg_has (cg->unified_dir, "cgroup.kill"))
+     flight included.  It is core cgroup2, needing no controller, so it also
+     works on the unified hierarchy of a hybrid host. */
+  if ((cg->mode == MOAT_CGROUP_V2 || cg->mode == MOAT_CGROUP_HYBRID) && sig == SIGKILL && cg->unified_dir
+      && moat_cg_has (cg->unified_dir, "cgroup.kill"))
     return moat_cg_write (cg->unified_dir, "cgroup.kill", "1", NULL, err);
   if (cg->mode == MOAT_CGROUP_V2 ? !moat_cg_has (cg->unified_dir, "cgroup.freeze")
                                  : moat_cg_v1_dir (cg, "freezer") == NULL)

@@ -208,7 +208,9 @@ moat_write_file_atomic (int dirfd, const char *name, const void *data, size_t le
   fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return moat_err (err, errno, "create `%s`", tmp);
-  if (write_all (fd, data, len) < 0 || fsync (fd) < 0)
+  /* No fsync: this is for runtime state under /run (tmpfs), where rename
+     alone gives readers the old or the new file, never a torn one. */
+  if (write_all (fd, data, len) < 0)
     {
       int e = errno;
       unlinkat (dirfd, tmp, 0);

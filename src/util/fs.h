@@ -32,7 +32,8 @@ int moat_ensure_in_root (int rootfd, const char *path, bool is_dir, struct moat_
  * buffer. */
 int moat_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len, struct moat_error *err);
 
-/* Write DATA to DIRFD/NAME atomically: temp file, fsync, rename. */
+/* Write DATA to DIRFD/NAME atomically (temp file, rename) for runtime state:
+ * not durable across a power loss, which /run does not need. */
 int moat_write_file_atomic (int dirfd, const char *name, const void *data, size_t len, mode_t mode, struct moat_error *err);
 
 /* Write a short string to an existing file (cgroup and procfs knobs). */

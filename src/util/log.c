@@ -49,7 +49,11 @@ moat_log (const char *level, const char *fmt, ...)
   if (log_fd < 0)
     {
       if (strcmp (level, "debug") == 0)
-        fprintf (stderr, "moat: debug: %s\n", msg);
+        {
+          struct timespec mono;
+          clock_gettime (CLOCK_MONOTONIC, &mono);
+          fprintf (stderr, "moat: debug: [%ld.%06ld] %s\n", (long) mono.tv_sec, mono.tv_nsec / 1000, msg);
+        }
       return;
     }
   if (log_json)
