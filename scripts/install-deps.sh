@@ -4,7 +4,8 @@
 # runtimes for the client tests and benchmarks).  Idempotent; only Debian's
 # archive is used.
 set -eu
-BUILD="gcc libc6-dev meson ninja-build pkg-config libjansson-dev libseccomp-dev libcap-dev
+BUILD="gcc libc6-dev meson ninja-build pkg-config libjansson-dev libseccomp-dev libcap-dev libyaml-dev
+       libarchive-dev libssl-dev libcurl4-openssl-dev
        busybox-static python3"
 TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev"
 

@@ -349,13 +349,8 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
       waitpid (pid, NULL, 0);
       goto out;
     }
-  if (ec->pid_file)
-    {
-      char buf[32];
-      int len = snprintf (buf, sizeof buf, "%d", (int) pid);
-      if (moat_write_file_atomic (AT_FDCWD, ec->pid_file, buf, (size_t) len, 0644, err) < 0)
-        goto kill;
-    }
+  if (ec->pid_file && moat_write_pid_file (ec->pid_file, pid, err) < 0)
+    goto kill;
   ret = ec->detach ? 0 : moat_wait_forward (pid, pty_master);
   goto out;
 kill:

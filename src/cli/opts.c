@@ -94,7 +94,8 @@ moat_wait_forward (pid_t pid, int pty_master)
   sigset_t all, old;
   struct termios saved;
   bool raw = false, stdin_open = true, done = false;
-  int sfd, status = 0;
+  int sfd, status = 0, st;
+  bool exited = false;
 
   sigfillset (&all);
   sigprocmask (SIG_BLOCK, &all, &old);
@@ -110,8 +111,15 @@ moat_wait_forward (pid_t pid, int pty_master)
       struct signalfd_siginfo si;
       pid_t r;
 
-      r = waitpid (pid, &status, WNOHANG);
-      if (r == pid || (r < 0 && errno == ECHILD))
+      /* Reap our process and anything else reparented to us (we are a
+         subreaper); keep only our process's status. */
+      while ((r = waitpid (-1, &st, WNOHANG)) > 0)
+        if (r == pid)
+          {
+            status = st;
+            exited = true;
+          }
+      if (exited || (r < 0 && errno == ECHILD))
         break;
       if (pty_master >= 0 && !done)
         moat_console_relay_step (pty_master, &stdin_open, &done);
@@ -136,9 +144,6 @@ moat_wait_forward (pid_t pid, int pty_master)
             }
           kill (pid, (int) si.ssi_signo);
         }
-      /* Reap anything else reparented to us (we are a subreaper). */
-      while (waitpid (-1, NULL, WNOHANG) > 0)
-        ;
     }
   if (pty_master >= 0)
     {

@@ -117,33 +117,6 @@ annotations_json (const struct moat_spec *spec)
   return s;
 }
 
-static int
-write_pid_file (const char *path, pid_t pid, struct moat_error *err)
-{
-  char buf[32];
-  int n = snprintf (buf, sizeof buf, "%d", (int) pid);
-  cleanup_free char *copy = strdup (path);
-  char *slash;
-  const char *dir = ".", *base = path;
-  cleanup_fd int dfd = -1;
-
-  if (copy == NULL)
-    return moat_err (err, ENOMEM, "--pid-file");
-  slash = strrchr (copy, '/');
-  if (slash)
-    {
-      *slash = '\0';
-      dir = *copy ? copy : "/";
-      base = slash + 1;
-    }
-  dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0)
-    return moat_err (err, errno, "--pid-file `%s`", path);
-  if (moat_write_file_atomic (dfd, base, buf, (size_t) n, 0644, err) < 0)
-    return moat_error_wrap (err, "--pid-file");
-  return 0;
-}
-
 /* The devices every container gets whatever its rules say (runtime-spec
  * "Default Devices", plus /dev/console, /dev/ptmx and the pts), followed by the
  * config's own linux.devices: the device cgroup is always deny-all first
@@ -351,7 +324,7 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
   t.st.pid_start = moat_pid_starttime (out->pid);
   if (moat_state_save (t.dirfd, &t.st, err) < 0)
     goto undo;
-  if (o->pid_file && write_pid_file (o->pid_file, out->pid, err) < 0)
+  if (o->pid_file && moat_write_pid_file (o->pid_file, out->pid, err) < 0)
     goto undo;
   ret = 0;
   goto out;

@@ -438,6 +438,53 @@ check_unified_key (const char *k, const char *path, struct moat_error *err)
   return 0;
 }
 
+/* Docker and containerd serialise every resource field, writing 0 for "not
+ * set" (blockIO.weight 0, cpu.shares 0, cpu.period 0, memory.limit 0): runc
+ * and crun treat a zero there as absent, and the kernel refuses most of them
+ * (blkio weight 0 is out of range).  So do we. */
+static void
+zero_means_unset (struct moat_resources *r)
+{
+  if (r->memory.has_limit && r->memory.limit == 0)
+    r->memory.has_limit = false;
+  if (r->memory.has_reservation && r->memory.reservation == 0)
+    r->memory.has_reservation = false;
+  if (r->memory.has_swap && r->memory.swap == 0)
+    r->memory.has_swap = false;
+  if (r->memory.has_kernel && r->memory.kernel == 0)
+    r->memory.has_kernel = false;
+  if (r->memory.has_kernel_tcp && r->memory.kernel_tcp == 0)
+    r->memory.has_kernel_tcp = false;
+  if (r->cpu.has_shares && r->cpu.shares == 0)
+    r->cpu.has_shares = false;
+  if (r->cpu.has_quota && r->cpu.quota == 0)
+    r->cpu.has_quota = false;
+  if (r->cpu.has_period && r->cpu.period == 0)
+    r->cpu.has_period = false;
+  if (r->cpu.has_realtime_runtime && r->cpu.realtime_runtime == 0)
+    r->cpu.has_realtime_runtime = false;
+  if (r->cpu.has_realtime_period && r->cpu.realtime_period == 0)
+    r->cpu.has_realtime_period = false;
+  if (r->cpu.has_burst && r->cpu.burst == 0)
+    r->cpu.has_burst = false;
+  if (r->pids.has_limit && r->pids.limit == 0)
+    r->pids.has_limit = false;
+  if (r->block_io.has_weight && r->block_io.weight == 0)
+    r->block_io.has_weight = false;
+  if (r->block_io.has_leaf_weight && r->block_io.leaf_weight == 0)
+    r->block_io.has_leaf_weight = false;
+  if (r->cpu.cpus && r->cpu.cpus[0] == '\0')
+    {
+      free (r->cpu.cpus);
+      r->cpu.cpus = NULL;
+    }
+  if (r->cpu.mems && r->cpu.mems[0] == '\0')
+    {
+      free (r->cpu.mems);
+      r->cpu.mems = NULL;
+    }
+}
+
 int
 spec_parse_resources (json_t *res, const char *path, struct moat_resources *r,
                       struct moat_error *err)
@@ -470,6 +517,7 @@ spec_parse_resources (json_t *res, const char *path, struct moat_resources *r,
       if (check_unified_key (r->unified.v[i].key, p, err) < 0)
         return -1;
     }
+  zero_means_unset (r);
   return 0;
 }
 

@@ -347,3 +347,31 @@ moat_path_clean (const char *path)
   out[o] = '\0';
   return out;
 }
+
+int
+moat_write_pid_file (const char *path, pid_t pid, struct moat_error *err)
+{
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%d", (int) pid);
+  cleanup_free char *copy = strdup (path);
+  char *slash;
+  const char *dir = ".", *base = path;
+  cleanup_fd int dfd = -1;
+
+  if (copy == NULL)
+    return moat_err (err, ENOMEM, "--pid-file");
+  slash = strrchr (copy, '/');
+  if (slash)
+    {
+      *slash = '\0';
+      dir = *copy ? copy : "/";
+      base = slash + 1;
+    }
+  dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return moat_err (err, errno, "--pid-file `%s`", path);
+  if (moat_write_file_atomic (dfd, base, buf, (size_t) n, 0644, err) < 0)
+    return moat_error_wrap (err, "--pid-file");
+  return 0;
+}
+

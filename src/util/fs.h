@@ -36,6 +36,9 @@ int moat_read_file_at (int dirfd, const char *path, size_t max, char **out, size
  * not durable across a power loss, which /run does not need. */
 int moat_write_file_atomic (int dirfd, const char *name, const void *data, size_t len, mode_t mode, struct moat_error *err);
 
+/* Write PID to PATH (relative to the cwd, as runc does), atomically. */
+int moat_write_pid_file (const char *path, pid_t pid, struct moat_error *err);
+
 /* Write a short string to an existing file (cgroup and procfs knobs). */
 int moat_write_file_at (int dirfd, const char *path, const char *data, size_t len, struct moat_error *err);
 

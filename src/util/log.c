@@ -38,17 +38,32 @@ moat_log (const char *level, const char *fmt, ...)
   va_list ap;
   int n;
 
-  if (strcmp (level, "debug") == 0 && !log_debug)
+  bool is_debug = strcmp (level, "debug") == 0;
+  bool is_warning = strcmp (level, "warning") == 0;
+
+  if (is_debug && !log_debug)
     return;
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
   clock_gettime (CLOCK_REALTIME, &now);
   gmtime_r (&now.tv_sec, &tm);
-  strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  /* RFC 3339 with a zone: containerd and dockerd refuse a log line whose
+     time they cannot parse, and then show that instead of our message. */
+  n = (int) strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf (ts + n, sizeof ts - (size_t) n, ".%09ldZ", now.tv_nsec);
+  /* Warnings go to stderr; into the log file only with --debug, because podman
+     parses the whole log file as one JSON object: on failure it must hold
+     exactly the one error line. */
+  if (is_warning)
+    {
+      fprintf (stderr, "moat: warning: %s\n", msg);
+      if (!log_debug)
+        return;
+    }
   if (log_fd < 0)
     {
-      if (strcmp (level, "debug") == 0)
+      if (is_debug)
         {
           struct timespec mono;
           clock_gettime (CLOCK_MONOTONIC, &mono);
@@ -65,7 +80,7 @@ moat_log (const char *level, const char *fmt, ...)
       json_decref (o);
     }
   else
-    n = snprintf (line, sizeof line, "time=\"%sZ\" level=%s msg=\"%s\"\n", ts, level, msg);
+    n = snprintf (line, sizeof line, "time=\"%s\" level=%s msg=\"%s\"\n", ts, level, msg);
   if (n > 0 && write (log_fd, line, (size_t) n) < 0)
     return;
 }

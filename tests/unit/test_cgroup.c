@@ -485,8 +485,10 @@ test_v2_create_apply (void **state)
     assert_int_equal (moat_cgroup_is_frozen (&cg, &frozen, &err), 0);
     assert_true (frozen);
   }
-  /* SIGKILL goes through cgroup.kill when the kernel has it. */
+  /* SIGKILL goes through cgroup.kill when the kernel has it (and the cgroup
+     has a process: an empty one is left alone). */
   put ("", "%s%s/cgroup.kill", fake_root, leaf);
+  put ("4242\n", "%s%s/cgroup.procs", fake_root, leaf);
   if (moat_cgroup_kill_all (&cg, SIGKILL, &err) < 0)
     fail_msg ("kill_all: %s", err.msg);
   assert_file ("1\n", "%s%s/cgroup.kill", fake_root, leaf);
