@@ -270,8 +270,7 @@ exec_child_main (struct exec_child *c)
     }
   if (moat_enter_cwd (c->p, &err) < 0)
     goto fail;
-  moat_exec_process (c->spec, c->p, c->prog, c->preserve_fds, moat_spec_namespace (c->spec, CLONE_NEWUSER) != NULL,
-                     &err);
+  moat_exec_process (c->spec, c->p, c->prog, c->preserve_fds, c->sock, &err);
 fail:
   if (write (c->sock, err.msg, strlen (err.msg)) < 0)
     _exit (127);
@@ -288,8 +287,6 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
   struct moat_cgroup cg = { 0 };
   cleanup_fd int console_fd = -1;
   int sv[2] = { -1, -1 }, pty_master = -1, ret = MOAT_CLI_ERROR;
-  char reply[MOAT_ERROR_MSG_MAX];
-  ssize_t r;
   pid_t pid = -1;
 
   if (spec->linux.seccomp && moat_seccomp_compile (spec->linux.seccomp, &prog, err) < 0)
@@ -341,11 +338,8 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
       if (moat_console_recv (sv[0], &pty_master, err) < 0)
         goto kill;
     }
-  r = read (sv[0], reply, sizeof reply - 1);
-  if (r > 0)
+  if (moat_exec_reply_wait (sv[0], spec, pid, NULL, err) < 0)
     {
-      reply[r] = '\0';
-      moat_err (err, 0, "%s", reply);
       waitpid (pid, NULL, 0);
       goto out;
     }

@@ -372,26 +372,6 @@ moat_container_load (const struct moat_ctx *ctx, const char *id, struct moat_sta
   return 0;
 }
 
-static int
-read_start_reply (int s, char *buf, size_t size)
-{
-  size_t off = 0;
-
-  for (;;)
-    {
-      ssize_t n = read (s, buf + off, size - 1 - off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      off += (size_t) n;
-      if (off >= size - 1)
-        break;
-    }
-  buf[off] = '\0';
-  return (int) off;
-}
-
 int
 moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_error *err)
 {
@@ -402,7 +382,6 @@ moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_er
   struct moat_state st = { 0 };
   struct moat_spec spec = { 0 };
   struct sockaddr_un addr;
-  char reply[MOAT_ERROR_MSG_MAX];
   cleanup_free char *state_json = NULL;
   struct moat_error warn;
   int ret = -1;
@@ -424,11 +403,11 @@ moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_er
       goto out;
     }
   /* EOF without a message: execve closed the connection (CLOEXEC). */
-  if (read_start_reply (s, reply, sizeof reply) > 0)
-    {
-      moat_err (err, 0, "%s", reply);
+  {
+    cleanup_free char *running = moat_state_json (&st, MOAT_STATUS_RUNNING);
+    if (moat_exec_reply_wait (s, &spec, st.pid, running, err) < 0)
       goto out;
-    }
+  }
   moat_debug ("start %s: process running", id);
   unlinkat (dirfd, "start.sock", 0);
   st.started = true;

@@ -427,7 +427,7 @@ moat_init_main (struct moat_sandbox *sb, int fd, bool fast)
   if (moat_hooks_run (&spec->hooks[MOAT_HOOK_START_CONTAINER], "hooks.startContainer", hook_state, &err) < 0)
     report_exec_error (conn, &err);
   /* moat_exec_process only returns on failure. */
-  moat_exec_process (spec, &spec->process, sb->seccomp, sb->preserve_fds, in_userns (spec), &err);
+  moat_exec_process (spec, &spec->process, sb->seccomp, sb->preserve_fds, conn, &err);
   report_exec_error (conn, &err);
 }
 
@@ -442,7 +442,7 @@ moat_init_main (struct moat_sandbox *sb, int fd, bool fast)
  *    of our own set-up, only execve. */
 int
 moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
-                   const struct moat_seccomp_prog *seccomp, int preserve_fds, bool userns,
+                   const struct moat_seccomp_prog *seccomp, int preserve_fds, int report_fd,
                    struct moat_error *err)
 {
   char exe[4096];
@@ -473,10 +473,25 @@ moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
     return moat_err (err, errno, "close_range");
   if (seccomp && p->no_new_privileges && moat_seccomp_load (seccomp, &notify_fd, err) < 0)
     return -1;
-  if (notify_fd >= 0 && spec->linux.seccomp && spec->linux.seccomp->listener_path)
+  if (notify_fd >= 0)
     {
-      if (moat_seccomp_send_listener (spec->linux.seccomp->listener_path, notify_fd, "{}", err) < 0)
-        return -1;
+      /* The listener path is a host path: the runtime process sends it from
+         there.  The filter is already loaded, so this sendmsg must be allowed
+         by the profile (as with runc); NOTIFY on sendmsg is refused at parse. */
+      char nul = '\0';
+      struct iovec iov = { &nul, 1 };
+      char cbuf[CMSG_SPACE (sizeof (int))];
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf };
+      struct cmsghdr *c;
+      memset (cbuf, 0, sizeof cbuf);
+      c = CMSG_FIRSTHDR (&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (sizeof (int));
+      memcpy (CMSG_DATA (c), &notify_fd, sizeof (int));
+      if (report_fd < 0 || sendmsg (report_fd, &msg, MSG_NOSIGNAL) < 0)
+        return moat_err (err, report_fd < 0 ? EINVAL : errno, "hand the seccomp listener fd to the runtime");
       close (notify_fd);
     }
   {

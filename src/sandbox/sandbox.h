@@ -68,11 +68,19 @@ int moat_userns_write_maps (pid_t pid, const struct moat_spec *spec, struct moat
 int moat_ns_new_flags (const struct moat_spec *spec);
 
 /* The process-level steps shared by init and exec (init.c): everything from
- * rlimits to execve, in the order explained there.  CONN_FD receives an exec
- * error (or -1).  Never returns on success. */
+ * rlimits to execve, in the order explained there.  REPORT_FD is the socket to
+ * the runtime process waiting for the result (`start` or `exec`): a seccomp
+ * listener fd travels back over it (SCM_RIGHTS, one NUL byte) so that the
+ * runtime hands it to the agent from the host.  Never returns on success. */
 int moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
-                       const struct moat_seccomp_prog *seccomp, int preserve_fds, bool userns,
+                       const struct moat_seccomp_prog *seccomp, int preserve_fds, int report_fd,
                        struct moat_error *err);
+
+/* The runtime's side of REPORT_FD: read until EOF (execve closed it: success)
+ * or an error message (returned in ERR, -1).  A seccomp listener fd received
+ * on the way is sent to linux.seccomp.listenerPath with the process state. */
+int moat_exec_reply_wait (int sock, const struct moat_spec *spec, pid_t pid, const char *state_json,
+                          struct moat_error *err);
 
 /* Hooks (hooks.c): run each hook of LIST with STATE_JSON on stdin, honouring
  * its timeout.  NAME is the config field for messages ("hooks.createRuntime"). */

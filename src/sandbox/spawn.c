@@ -287,3 +287,59 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
     }
   return 0;
 }
+
+static int
+send_listener (const struct moat_spec *spec, int fd, pid_t pid, const char *state_json, struct moat_error *err)
+{
+  const struct moat_seccomp *sc = spec->linux.seccomp;
+  cleanup_free char *msg = NULL;
+
+  if (sc == NULL || sc->listener_path == NULL)
+    return moat_err (err, EPROTO, "seccomp listener fd without linux.seccomp.listenerPath");
+  if (moat_seccomp_process_state (spec->oci_version ? spec->oci_version : "1.2.0", pid, sc->listener_metadata,
+                                  state_json ? state_json : "{}", &msg, err) < 0)
+    return -1;
+  return moat_seccomp_send_listener (sc->listener_path, fd, msg, err);
+}
+
+int
+moat_exec_reply_wait (int sock, const struct moat_spec *spec, pid_t pid, const char *state_json,
+                      struct moat_error *err)
+{
+  char reply[MOAT_ERROR_MSG_MAX];
+  size_t off = 0;
+
+  for (;;)
+    {
+      char buf[MOAT_ERROR_MSG_MAX];
+      char cbuf[CMSG_SPACE (sizeof (int))];
+      struct iovec iov = { buf, sizeof buf };
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf };
+      struct cmsghdr *c;
+      ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+      ssize_t i;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return moat_err (err, errno, "wait for the process to start");
+      for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+          {
+            cleanup_fd int fd = -1;
+            memcpy (&fd, CMSG_DATA (c), sizeof fd);
+            if (send_listener (spec, fd, pid, state_json, err) < 0)
+              return moat_error_wrap (err, "linux.seccomp.listenerPath");
+          }
+      if (n == 0)
+        break;
+      for (i = 0; i < n; i++)
+        if (buf[i] != '\0' && off < sizeof reply - 1)
+          reply[off++] = buf[i];
+    }
+  reply[off] = '\0';
+  if (off > 0)
+    return moat_err (err, 0, "%s", reply);
+  return 0;
+}
