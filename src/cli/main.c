@@ -129,6 +129,11 @@ main (int argc, char **argv)
   ret = commands[i].fn (&cli, argc - optind + 1, argv + optind - 1, &err);
   if (ret >= 0)
     return ret;
+  /* One line, always: a control character in user input (an id with a
+     newline) must not split the message. */
+  for (char *c = err.msg; *c; c++)
+    if ((unsigned char) *c < 0x20 || *c == 0x7f)
+      *c = '?';
   fprintf (stderr, "moat: %s: %s\n", commands[i].name, err.msg);
   moat_log ("error", "%s: %s", commands[i].name, err.msg);
   return ret == MOAT_CLI_USAGE ? 2 : 1;

@@ -935,7 +935,14 @@ moat_cgroup_kill_all (const struct moat_cgroup *cg, int sig, struct moat_error *
      works on the unified hierarchy of a hybrid host. */
   if ((cg->mode == MOAT_CGROUP_V2 || cg->mode == MOAT_CGROUP_HYBRID) && sig == SIGKILL && cg->unified_dir
       && moat_cg_has (cg->unified_dir, "cgroup.kill"))
-    return moat_cg_write (cg->unified_dir, "cgroup.kill", "1", NULL, err);
+    {
+      /* A task frozen by the v1 freezer does not act on SIGKILL until it is
+         thawed: thaw a paused container after the kill. */
+      if (moat_cg_write (cg->unified_dir, "cgroup.kill", "1", NULL, err) < 0
+          || moat_cgroup_is_frozen (cg, &was_frozen, err) < 0)
+        return -1;
+      return was_frozen ? moat_cgroup_freeze (cg, false, err) : 0;
+    }
   if (cg->mode == MOAT_CGROUP_V2 ? !moat_cg_has (cg->unified_dir, "cgroup.freeze")
                                  : moat_cg_v1_dir (cg, "freezer") == NULL)
     return kill_unfrozen (cg, sig, err);

@@ -24,6 +24,7 @@
 #include "sandbox/security.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/syscalls.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -278,10 +279,12 @@ build_rootfs (struct moat_sandbox *sb, int fd, int *peer, char **hook_state, str
   enum moat_sync t;
   int ret = -1;
 
+  moat_debug ("init: namespaces ready");
   if (moat_rootfs_prepare (&ctx, sb->rootfs, err) < 0)
     goto out;
   if (moat_rootfs_mount_all (&ctx, err) < 0)
     goto out;
+  moat_debug ("init: mounts done");
   if (spec->process.terminal && setup_console (sb, fd, ctx.rootfd, peer, err) < 0)
     goto out;
   /* createRuntime hooks run in the parent (runtime namespace) now, before
@@ -298,10 +301,13 @@ build_rootfs (struct moat_sandbox *sb, int fd, int *peer, char **hook_state, str
     }
   if (moat_hooks_run (&spec->hooks[MOAT_HOOK_CREATE_CONTAINER], "hooks.createContainer", *hook_state, err) < 0)
     goto out;
+  moat_debug ("init: hooks done");
   if (moat_rootfs_pivot (&ctx, sb->no_pivot, err) < 0)
     goto out;
+  moat_debug ("init: pivoted");
   if (moat_rootfs_finalize (&ctx, err) < 0)
     goto out;
+  moat_debug ("init: masked and read-only paths done");
   if (moat_sysctl_apply (spec, err) < 0)
     goto out;
   ret = 0;

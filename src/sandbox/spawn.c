@@ -17,6 +17,7 @@
 #include "sandbox/sandbox.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/syscalls.h"
 
 struct sync_header
@@ -162,10 +163,12 @@ parent_setup_child (struct moat_sandbox *sb, int fd, pid_t child, bool fast, int
       if (moat_userns_write_maps (child, spec, err) < 0)
         return -1;
     }
+  moat_debug ("spawn: id maps written");
   /* Join the cgroup before the child unshares its cgroup namespace, so the
      namespace's root is the container's own cgroup. */
   if (sb->cgroup && moat_cgroup_enter (sb->cgroup, child, err) < 0)
     return -1;
+  moat_debug ("spawn: cgroup joined");
   if (spec->process.has_oom_score_adj)
     {
       char path[64], val[32];
@@ -257,6 +260,7 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return moat_err (err, errno, "socketpair");
 
+  moat_debug ("spawn: cloning");
   child = clone_fork (clone_flags);
   if (child < 0)
     {
