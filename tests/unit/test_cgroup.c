@@ -489,6 +489,7 @@ test_v2_create_apply (void **state)
      has a process: an empty one is left alone). */
   put ("", "%s%s/cgroup.kill", fake_root, leaf);
   put ("4242\n", "%s%s/cgroup.procs", fake_root, leaf);
+  put ("populated 1\nfrozen 0\n", "%s%s/cgroup.events", fake_root, leaf);
   if (moat_cgroup_kill_all (&cg, SIGKILL, &err) < 0)
     fail_msg ("kill_all: %s", err.msg);
   assert_file ("1\n", "%s%s/cgroup.kill", fake_root, leaf);
