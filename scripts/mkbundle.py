@@ -1,29 +1,28 @@
 #!/usr/bin/env python3
-"""Make an OCI bundle from Debian's busybox-static: rootfs/ plus a hardened
-config.json (user namespace, every other namespace, a minimal capability set,
-no_new_privs, moat's default seccomp profile, read-only root, nosuid/nodev/
-noexec tmpfs, Docker's masked and read-only paths, cgroup limits, rlimits).
+"""Make an OCI bundle from Debian's busybox-static: rootfs/ plus the config.json
+`moat spec` writes (the hardened default: user namespace, every other
+namespace, podman's capability set, no_new_privs, moat's default seccomp
+profile, Landlock, read-only root, nosuid/nodev/noexec tmpfs, Docker's masked
+and read-only paths, cgroup limits, rlimits), with process.args set to CMD and
+no terminal.  The config is defined once, in data/default-spec.json.
 
 usage: scripts/mkbundle.py DIR [--compat] [-- CMD ARGS...]
-  --compat   no user namespace and runc's caps (a runc-like config)
+  --compat   `moat spec --compat`: a runc-like config (no user namespace,
+             runc's caps, no seccomp, no limits)
+The moat binary is $MOAT_BIN, else build/moat of this checkout.
 """
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPLETS = ["sh", "ash", "cat", "echo", "id", "ls", "mkdir", "touch", "sleep", "true",
            "false", "hostname", "grep", "head", "tail", "ps", "mount", "env", "wc",
            "readlink", "stat", "tr", "sed", "awk", "ip", "ifconfig", "dd", "rm", "kill",
            "uname", "test", "["]
-MASKED = ["/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-          "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-          "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware"]
-READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-        "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
-        "CAP_SYS_CHROOT"]
 
 
 def make_rootfs(root):
@@ -47,60 +46,18 @@ def make_rootfs(root):
 
 
 def config(args, compat):
-    with open(os.path.join(HERE, "..", "data", "seccomp-default.json")) as f:
-        seccomp = json.load(f)
-    caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"] if compat else CAPS
-    namespaces = [{"type": t} for t in ["pid", "network", "ipc", "uts", "mount", "cgroup"]]
-    ro_tmpfs = ["nosuid", "nodev", "noexec"]
-    c = {
-        "ociVersion": "1.2.0",
-        "process": {
-            "terminal": False,
-            "user": {"uid": 0, "gid": 0},
-            "args": args,
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
-            "cwd": "/",
-            "capabilities": {k: caps for k in ["bounding", "effective", "permitted"]},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
-                        {"type": "RLIMIT_NPROC", "hard": 4096, "soft": 4096}],
-            "noNewPrivileges": True,
-        },
-        "root": {"path": "rootfs", "readonly": True},
-        "hostname": "moat",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc", "options": ro_tmpfs},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ro_tmpfs + ["mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ro_tmpfs},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ro_tmpfs + ["ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ro_tmpfs + ["relatime", "ro"]},
-            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-             "options": ro_tmpfs + ["mode=1777", "size=65536k"]},
-            {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
-             "options": ro_tmpfs + ["mode=755", "size=65536k"]},
-        ],
-        "linux": {
-            "namespaces": namespaces,
-            "resources": {
-                "devices": [{"allow": False, "access": "rwm"}],
-                "memory": {"limit": 268435456},
-                "pids": {"limit": 512},
-                "cpu": {"shares": 512},
-            },
-            "maskedPaths": MASKED,
-            "readonlyPaths": READONLY,
-            "seccomp": seccomp,
-        },
-    }
-    if not compat:
-        c["linux"]["namespaces"].append({"type": "user"})
-        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    moat = os.environ.get("MOAT_BIN") or os.path.join(HERE, "..", "build", "moat")
+    if not os.access(moat, os.X_OK):
+        sys.exit(f"mkbundle: moat binary {moat} missing: build it or set MOAT_BIN")
+    with tempfile.TemporaryDirectory(prefix="mkbundle-") as tmp:
+        r = subprocess.run([moat, "spec", "--bundle", tmp] + (["--compat"] if compat else []),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"mkbundle: moat spec failed: {r.stderr.strip()}")
+        with open(os.path.join(tmp, "config.json")) as f:
+            c = json.load(f)
+    c["process"]["args"] = args
+    c["process"]["terminal"] = False
     return c
 
 

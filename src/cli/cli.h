@@ -31,6 +31,7 @@ int cmd_resume (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_update (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_features (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_exec (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_spec (struct moat_cli *, int, char **, struct moat_error *);
 
 /* opts.c */
 int moat_usage (struct moat_error *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

@@ -26,6 +26,7 @@ static const struct
   { "resume", cmd_resume, "thaw a paused container" },
   { "update", cmd_update, "change the resource limits of a container" },
   { "features", cmd_features, "print the features this runtime supports (JSON)" },
+  { "spec", cmd_spec, "write a hardened config.json (--compat: a runc-like one)" },
 };
 
 static void

@@ -18,7 +18,9 @@
 #include "cli/cli.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/landlock.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/seccomp_cache.h"
 #include "sandbox/security.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -289,7 +291,7 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
   int sv[2] = { -1, -1 }, pty_master = -1, ret = MOAT_CLI_ERROR;
   pid_t pid = -1;
 
-  if (spec->linux.seccomp && moat_seccomp_compile (spec->linux.seccomp, &prog, err) < 0)
+  if (spec->linux.seccomp && moat_seccomp_compile_cached (spec->linux.seccomp, &prog, err) < 0)
     return MOAT_CLI_ERROR;
   if (ec->console_socket && moat_console_connect (ec->console_socket, &console_fd, err) < 0)
     goto out;
@@ -425,7 +427,7 @@ cmd_features (struct moat_cli *cli, int argc, char **argv, struct moat_error *er
   (void) argv;
   if (argc != 1)
     return moat_usage (err, "features takes no arguments");
-  fputs ("{\n"
+  printf ("{\n"
          "  \"ociVersionMin\": \"1.0.0\",\n"
          "  \"ociVersionMax\": \"1.3.0\",\n"
          "  \"hooks\": [\"prestart\", \"createRuntime\", \"createContainer\", \"startContainer\", \"poststart\", \"poststop\"],\n"
@@ -461,8 +463,8 @@ cmd_features (struct moat_cli *cli, int argc, char **argv, struct moat_error *er
          "    \"intelRdt\": {\"enabled\": false},\n"
          "    \"mountExtensions\": {\"idmap\": {\"enabled\": false}}\n"
          "  },\n"
-         "  \"annotations\": {\"org.moat.landlock\": \"false\"}\n"
+         "  \"annotations\": {\"org.moat.landlock\": \"%s\"}\n"
          "}\n",
-         stdout);
+         moat_landlock_abi () > 0 ? "true" : "false");
   return 0;
 }

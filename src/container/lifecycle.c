@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/landlock.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/seccomp_cache.h"
 #include "sandbox/security.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -229,7 +231,9 @@ create_validate (struct create_txn *t, const struct moat_create_opts *o, struct 
     return -1;
   if (moat_lsm_check (&t->spec, err) < 0)
     return -1;
-  if (t->spec.linux.seccomp && moat_seccomp_compile (t->spec.linux.seccomp, &t->prog, err) < 0)
+  if (moat_landlock_check (&t->spec, err) < 0)
+    return -1;
+  if (t->spec.linux.seccomp && moat_seccomp_compile_cached (t->spec.linux.seccomp, &t->prog, err) < 0)
     return moat_error_wrap (err, "linux.seccomp");
   return 0;
 }

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/landlock.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/security.h"
@@ -474,6 +475,10 @@ moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
   if (moat_user_caps_apply (p, true, err) < 0)
     return -1;
   if (moat_no_new_privs_apply (p, err) < 0)
+    return -1;
+  /* Landlock after no_new_privs (restrict_self needs it without
+     CAP_SYS_ADMIN) and before seccomp (the filter may deny its syscalls). */
+  if (moat_landlock_apply (spec, err) < 0)
     return -1;
   if (sys_close_range ((unsigned) (3 + preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     return moat_err (err, errno, "close_range");

@@ -218,4 +218,16 @@ sys_bpf (int cmd, union bpf_attr *attr, unsigned int size)
 #endif
 }
 
+/* Landlock access rights newer than Debian 12's UAPI header (ABI 3: 6.2,
+   ABI 5: 6.10). */
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+
 #endif
