@@ -9,6 +9,8 @@
  * it failed (exit 1), or MOAT_CLI_USAGE for a bad command line (exit 2). */
 #define MOAT_CLI_ERROR (-1)
 #define MOAT_CLI_USAGE (-2)
+/* Refused by policy (admission, policy check): exit 3. */
+#define MOAT_CLI_DENY (-3)
 
 struct moat_cli
 {
@@ -31,6 +33,8 @@ int cmd_resume (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_update (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_features (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_exec (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_policy (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_audit (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_spec (struct moat_cli *, int, char **, struct moat_error *);
 
 /* opts.c */

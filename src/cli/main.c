@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "policy/policy.h"
 #include "util/log.h"
 
 static const struct
@@ -26,6 +27,8 @@ static const struct
   { "resume", cmd_resume, "thaw a paused container" },
   { "update", cmd_update, "change the resource limits of a container" },
   { "features", cmd_features, "print the features this runtime supports (JSON)" },
+  { "policy", cmd_policy, "check a config against the admission policy (policy check FILE)" },
+  { "audit", cmd_audit, "audit configs or inspect output against the CIS Docker Benchmark" },
   { "spec", cmd_spec, "write a hardened config.json (--compat: a runc-like one)" },
 };
 
@@ -41,6 +44,7 @@ usage (FILE *f)
               "  --log-format FMT    text (default) or json\n"
               "  --debug             log debug messages\n"
               "  --systemd-cgroup    use systemd cgroup paths (refused: no systemd here)\n"
+              "  --policy FILE       admission policy (default $MOAT_POLICY, else /etc/moat/policy.yaml)\n"
               "  --version, --help\n\ncommands:\n");
   for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf (f, "  %-10s %s\n", commands[i].name, commands[i].help);
@@ -57,6 +61,7 @@ main (int argc, char **argv)
     { "systemd-cgroup", no_argument, NULL, 's' },
     { "cgroup-manager", required_argument, NULL, 'c' },
     { "rootless", required_argument, NULL, 'R' },
+    { "policy", required_argument, NULL, 'P' },
     { "version", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -101,6 +106,11 @@ main (int argc, char **argv)
         break;
       case 'R':
         break;
+      case 'P':
+        /* Read by moat_policy_admit() in create, and by policy/audit. */
+        if (setenv (MOAT_POLICY_ENV, optarg, 1) < 0)
+          return 1;
+        break;
       case 'v':
         printf ("moat version %s\nspec: 1.2.0\n", MOAT_VERSION);
         return 0;
@@ -131,11 +141,14 @@ main (int argc, char **argv)
   if (ret >= 0)
     return ret;
   /* One line, always: a control character in user input (an id with a
-     newline) must not split the message. */
+     newline) must not split the message.  A policy denial is the exception:
+     one line per violated rule, built from sanitized reasons (policy/rules.c). */
   for (char *c = err.msg; *c; c++)
-    if ((unsigned char) *c < 0x20 || *c == 0x7f)
+    if (((unsigned char) *c < 0x20 || *c == 0x7f) && !(*c == '\n' && err.code == MOAT_EPOLICY))
       *c = '?';
   fprintf (stderr, "moat: %s: %s\n", commands[i].name, err.msg);
   moat_log ("error", "%s: %s", commands[i].name, err.msg);
+  if (ret == MOAT_CLI_DENY || err.code == MOAT_EPOLICY)
+    return 3;
   return ret == MOAT_CLI_USAGE ? 2 : 1;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
 #include "sandbox/sandbox.h"
@@ -221,6 +222,9 @@ create_validate (struct create_txn *t, const struct moat_create_opts *o, struct 
     return moat_error_wrap (err, "config.json");
   if (moat_spec_parse (t->config_text, len, &t->spec, err) < 0)
     return moat_error_wrap (err, "config.json");
+  /* Admission: before any state dir, cgroup or process exists. */
+  if (moat_policy_admit (&t->spec, o->id, err) < 0)
+    return -1;
   if (!t->spec.has_process)
     return moat_err (err, EINVAL, "config.json: process: missing (required to create a container)");
   if (t->spec.process.terminal && !o->console_socket && !o->want_pty_master)

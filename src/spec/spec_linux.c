@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/personality.h>
 
 #include "util/cleanup.h"
@@ -228,12 +229,22 @@ parse_device (json_t *v, const char *p, struct moat_device *d, struct moat_error
     return -1;
   if (d->type != 'p' && (!has_major || !has_minor))
     return spec_err (err, EINVAL, "%s: major and minor are required for type `%c`", p, d->type);
-  if (spec_get_uint64 (v, p, "fileMode", 07777, &mode, &d->has_file_mode, err) < 0
+  /* podman (and runc's own specconv) put the whole st_mode here, file type
+     bits included (e.g. 020666 for a char device); keep the permission bits,
+     refuse a type that contradicts `type`. */
+  if (spec_get_uint64 (v, p, "fileMode", 0177777, &mode, &d->has_file_mode, err) < 0
       || spec_get_uint32 (v, p, "uid", &d->uid, &d->has_uid, err) < 0
       || spec_get_uint32 (v, p, "gid", &d->gid, &d->has_gid, err) < 0)
     return -1;
   if (d->has_file_mode)
-    d->file_mode = (mode_t) mode;
+    {
+      mode_t fmt = (mode_t) mode & S_IFMT;
+      mode_t want = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+      if (fmt != 0 && fmt != want)
+        return spec_err (err, EINVAL, "%s.fileMode: file type bits %#o contradict type `%c`", p,
+                         (unsigned) fmt, d->type);
+      d->file_mode = (mode_t) mode & 07777;
+    }
   return 0;
 }
 

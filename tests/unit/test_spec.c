@@ -134,6 +134,29 @@ parse_ok (const char *json)
   return s;
 }
 
+/* podman --privileged passes the whole st_mode (type bits included) as
+ * linux.devices[].fileMode: accepted, permission bits kept. */
+static void
+test_device_file_mode_with_type_bits (void **state)
+{
+  static const char cfg[] = "{\"ociVersion\": \"1.0.0\", \"root\": {\"path\": \"rootfs\"},"
+                            " \"linux\": {\"devices\": [{\"path\": \"/dev/sda\", \"type\": \"b\","
+                            " \"major\": 8, \"minor\": 0, \"fileMode\": 25008}]}}";
+  struct moat_spec s = parse_ok (cfg);
+  struct moat_error err = { 0 };
+  static const char bad[] = "{\"ociVersion\": \"1.0.0\", \"root\": {\"path\": \"rootfs\"},"
+                            " \"linux\": {\"devices\": [{\"path\": \"/dev/sda\", \"type\": \"b\","
+                            " \"major\": 8, \"minor\": 0, \"fileMode\": 8624}]}}";
+
+  assert_int_equal (s.linux.n_devices, 1);
+  assert_true (s.linux.devices[0].has_file_mode);
+  assert_int_equal (s.linux.devices[0].file_mode, 0660); /* 25008 = 060660 */
+  moat_spec_free (&s);
+  /* 8624 = 020660: a char-device mode on a block device. */
+  assert_int_equal (moat_spec_parse (bad, strlen (bad), &s, &err), -1);
+  assert_non_null (strstr (err.msg, "linux.devices[0].fileMode"));
+}
+
 static void
 test_good_top (void **state)
 {
@@ -859,6 +882,7 @@ main (void)
     cmocka_unit_test (test_versions),       cmocka_unit_test (test_bad_inputs),
     cmocka_unit_test (test_edge_accepts),   cmocka_unit_test (test_process_parse),
     cmocka_unit_test (test_resources_parse), cmocka_unit_test (test_load),
+    cmocka_unit_test (test_device_file_mode_with_type_bits),
     cmocka_unit_test (test_names),
   };
 
