@@ -68,11 +68,12 @@ moat_console_bind (int rootfd, int peer, struct moat_error *err)
   return 0;
 }
 
+/* Send DATA with FD attached (SCM_RIGHTS): the pty master to a console
+ * socket, a seccomp listener back to the runtime. */
 int
-moat_console_send (int sock, int master, struct moat_error *err)
+moat_send_fd (int sock, const void *data, size_t len, int fd, struct moat_error *err)
 {
-  char name[] = "/dev/ptmx";
-  struct iovec iov = { name, sizeof name - 1 };
+  struct iovec iov = { (void *) data, len };
   char cbuf[CMSG_SPACE (sizeof (int))];
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
                         .msg_controllen = sizeof cbuf };
@@ -83,9 +84,18 @@ moat_console_send (int sock, int master, struct moat_error *err)
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &master, sizeof (int));
+  memcpy (CMSG_DATA (c), &fd, sizeof (int));
   if (sendmsg (sock, &msg, MSG_NOSIGNAL) < 0)
-    return moat_err (err, errno, "send the pty master to --console-socket");
+    return moat_err (err, errno, "send an fd");
+  return 0;
+}
+
+int
+moat_console_send (int sock, int master, struct moat_error *err)
+{
+  /* runc sends the name of the pty with the fd; consumers ignore it. */
+  if (moat_send_fd (sock, "/dev/ptmx", 9, master, err) < 0)
+    return moat_error_wrap (err, "send the pty master to --console-socket");
   return 0;
 }
 

@@ -489,20 +489,10 @@ moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
       /* The listener path is a host path: the runtime process sends it from
          there.  The filter is already loaded, so this sendmsg must be allowed
          by the profile (as with runc); NOTIFY on sendmsg is refused at parse. */
-      char nul = '\0';
-      struct iovec iov = { &nul, 1 };
-      char cbuf[CMSG_SPACE (sizeof (int))];
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof cbuf };
-      struct cmsghdr *c;
-      memset (cbuf, 0, sizeof cbuf);
-      c = CMSG_FIRSTHDR (&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (c), &notify_fd, sizeof (int));
-      if (report_fd < 0 || sendmsg (report_fd, &msg, MSG_NOSIGNAL) < 0)
-        return moat_err (err, report_fd < 0 ? EINVAL : errno, "hand the seccomp listener fd to the runtime");
+      if (report_fd < 0)
+        return moat_err (err, EINVAL, "hand the seccomp listener fd to the runtime: no channel");
+      if (moat_send_fd (report_fd, "", 1, notify_fd, err) < 0)
+        return moat_error_wrap (err, "hand the seccomp listener fd to the runtime");
       close (notify_fd);
     }
   {

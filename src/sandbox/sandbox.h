@@ -94,6 +94,7 @@ int moat_console_send (int console_socket_fd, int master, struct moat_error *err
 int moat_console_become_ctty (int peer, const struct moat_process *p, struct moat_error *err);
 int moat_console_connect (const char *path, int *fd, struct moat_error *err);
 int moat_console_recv (int sock, int *fd, struct moat_error *err);
+int moat_send_fd (int sock, const void *data, size_t len, int fd, struct moat_error *err);
 /* Copy between our stdio and MASTER until the container side closes (foreground run -t). */
 void moat_console_relay_step (int master, bool *stdin_open, bool *done);
 
