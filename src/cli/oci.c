@@ -112,6 +112,7 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   struct moat_created out;
   struct moat_error ignored;
   int r = parse_create (argc, argv, true, &cc, err);
+  sigset_t all, saved;
   int status;
 
   if (r < 0)
@@ -125,6 +126,11 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   cc.o.want_pty_master = !cc.detach && cc.o.console_socket == NULL;
   if (moat_container_create (&cli->ctx, &cc.o, &out, err) < 0)
     return MOAT_CLI_ERROR;
+  /* From the moment the process runs, a signal to us is for it: block them
+     now (the init was cloned with our normal mask), forward them in the wait. */
+  sigfillset (&all);
+  if (!cc.detach)
+    sigprocmask (SIG_BLOCK, &all, &saved);
   if (moat_container_start (&cli->ctx, cc.o.id, err) < 0)
     {
       moat_container_delete (&cli->ctx, cc.o.id, true, &ignored);
@@ -133,6 +139,7 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   if (cc.detach)
     return 0;
   status = moat_wait_forward (out.pid, out.pty_master_fd);
+  sigprocmask (SIG_SETMASK, &saved, NULL);
   moat_debug ("run %s: process exited with %d", cc.o.id, status);
   if (out.pty_master_fd >= 0)
     close (out.pty_master_fd);

@@ -252,6 +252,12 @@ exec_child_main (struct exec_child *c)
   size_t i;
 
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  {
+    /* The parent blocks signals to forward them; we start clean. */
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+  }
   if (read (c->sock, &go, 1) != 1)
     _exit (127);
   for (i = 0; i < c->n; i++)
@@ -289,8 +295,10 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
   struct moat_cgroup cg = { 0 };
   cleanup_fd int console_fd = -1;
   int sv[2] = { -1, -1 }, pty_master = -1, ret = MOAT_CLI_ERROR;
+  sigset_t all, saved;
   pid_t pid = -1;
 
+  sigprocmask (SIG_BLOCK, NULL, &saved); /* the mask to restore on every path */
   if (spec->linux.seccomp && moat_seccomp_compile_cached (spec->linux.seccomp, &prog, err) < 0)
     return MOAT_CLI_ERROR;
   if (ec->console_socket && moat_console_connect (ec->console_socket, &console_fd, err) < 0)
@@ -312,6 +320,10 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
       moat_err (err, errno, "socketpair");
       goto out;
     }
+  /* Block signals before the process can run: one sent to us from then on
+     is forwarded to it (moat_wait_forward), never lost or fatal to us. */
+  sigfillset (&all);
+  sigprocmask (SIG_BLOCK, &all, &saved);
   pid = fork ();
   if (pid < 0)
     {
@@ -361,6 +373,7 @@ out:
     close (pty_master);
   moat_cgroup_free (&cg);
   moat_seccomp_prog_free (&prog);
+  sigprocmask (SIG_SETMASK, &saved, NULL);
   (void) cli;
   return ret;
 }

@@ -49,6 +49,13 @@ hook_child (const struct moat_hook *h, int in)
     memcpy (envp, h->env.v, h->env.n * sizeof (char *));
   if (dup2 (in, 0) < 0)
     _exit (127);
+  {
+    /* A foreground `run` blocks signals while it forwards them; the hook
+       must start with the default mask. */
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+  }
   execve (h->path, argv, envp);
   _exit (127);
 }

@@ -69,24 +69,21 @@ init_namespaces_general (struct moat_sandbox *sb, int fd)
 {
   const struct moat_spec *spec = sb->spec;
   struct moat_error err = { 0 };
-  int fds[16], types[16];
-  size_t n, i;
+  size_t i;
   int new_flags = moat_ns_new_flags (spec);
   pid_t pid;
   char pidtxt[32];
 
-  if (moat_ns_open_joins (spec, fds, types, &n, &err) < 0)
-    child_fail (fd, &err);
   /* The user namespace is first in the list: its capabilities let us join
      the namespaces it owns. */
-  for (i = 0; i < n; i++)
-    if (setns (fds[i], types[i]) < 0)
+  for (i = 0; i < sb->n_joins; i++)
+    if (setns (sb->join_fds[i], sb->join_types[i]) < 0)
       {
-        moat_err (&err, errno, "linux.namespaces: join %s namespace", moat_namespace_name (types[i]));
+        moat_err (&err, errno, "linux.namespaces: join %s namespace", moat_namespace_name (sb->join_types[i]));
         child_fail (fd, &err);
       }
-  for (i = 0; i < n; i++)
-    close (fds[i]);
+  for (i = 0; i < sb->n_joins; i++)
+    close (sb->join_fds[i]);
   if (new_flags & CLONE_NEWUSER)
     {
       if (unshare (CLONE_NEWUSER) < 0)
@@ -362,11 +359,14 @@ report_exec_error (int conn, struct moat_error *err)
 static void
 close_inherited_fds (const struct moat_sandbox *sb, int sync_fd)
 {
-  int keep[] = { sync_fd, sb->start_fd, sb->console_socket_fd };
+  int keep[3 + MOAT_ARRAY_SIZE (sb->join_fds)] = { sync_fd, sb->start_fd, sb->console_socket_fd };
+  size_t nkeep = 3, j;
   cleanup_dir DIR *d = opendir ("/proc/self/fd");
   int lo = 3 + sb->preserve_fds;
   struct dirent *de;
 
+  for (j = 0; j < sb->n_joins; j++)
+    keep[nkeep++] = sb->join_fds[j];
   if (d == NULL)
     return;
   while ((de = readdir (d)) != NULL)
@@ -375,7 +375,7 @@ close_inherited_fds (const struct moat_sandbox *sb, int sync_fd)
       size_t i;
       bool kept = fd < lo || fd == dirfd (d) || de->d_name[0] == '.';
 
-      for (i = 0; i < MOAT_ARRAY_SIZE (keep) && !kept; i++)
+      for (i = 0; i < nkeep && !kept; i++)
         kept = keep[i] == fd;
       if (!kept)
         close (fd);

@@ -41,6 +41,11 @@ struct moat_sandbox
   bool no_pivot;
   bool no_new_keyring;
   const char *state_json;             /* for hooks; pid filled in by the parent */
+  /* internal: namespaces joined by path, opened and type-checked by the
+     parent before clone (so a bad path fails before anything exists) */
+  int join_fds[16];
+  int join_types[16];
+  size_t n_joins;
   /* outputs */
   pid_t init_pid;
   int pty_master_fd;                  /* when want_pty_master */

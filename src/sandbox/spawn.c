@@ -148,6 +148,27 @@ expect (int fd, enum moat_sync want, char **payload, int *recv_fd, struct moat_e
   return 0;
 }
 
+/* A send to the child failed (it exited): its own error is usually queued
+ * on the socket already; report that rather than our EPIPE. */
+static int
+child_error_instead (int fd, struct moat_error *err)
+{
+  enum moat_sync type;
+  cleanup_free char *p = NULL;
+  size_t len;
+  struct moat_error mine = *err;
+
+  if (moat_sync_recv (fd, &type, &p, &len, NULL, err) == 0 && type == MOAT_SYNC_ERROR
+      && len == sizeof (struct moat_error))
+    {
+      memcpy (err, p, sizeof *err);
+      err->msg[sizeof err->msg - 1] = '\0';
+      return -1;
+    }
+  *err = mine;
+  return -1;
+}
+
 static int
 parent_setup_child (struct moat_sandbox *sb, int fd, pid_t child, bool fast, int new_flags,
                     struct moat_error *err)
@@ -177,7 +198,9 @@ parent_setup_child (struct moat_sandbox *sb, int fd, pid_t child, bool fast, int
       if (moat_write_file_at (AT_FDCWD, path, val, (size_t) n, err) < 0)
         return moat_error_wrap (err, "process.oomScoreAdj");
     }
-  return moat_sync_send (fd, MOAT_SYNC_GO, NULL, 0, -1, err);
+  if (moat_sync_send (fd, MOAT_SYNC_GO, NULL, 0, -1, err) < 0)
+    return child_error_instead (fd, err);
+  return 0;
 }
 
 static int
@@ -223,7 +246,7 @@ parent_drive (struct moat_sandbox *sb, int fd, pid_t child, bool fast, struct mo
       || moat_hooks_run (&spec->hooks[MOAT_HOOK_CREATE_RUNTIME], "hooks.createRuntime", state, err) < 0)
     return -1;
   if (moat_sync_send (fd, MOAT_SYNC_HOOKS_DONE, state, state_len + 1, -1, err) < 0)
-    return -1;
+    return child_error_instead (fd, err);
   if (sb->want_pty_master && spec->process.terminal)
     {
       if (expect (fd, MOAT_SYNC_PTY_MASTER, NULL, &sb->pty_master_fd, err) < 0)
@@ -257,8 +280,16 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
   if (fast)
     clone_flags = (unsigned long) (new_flags & ~(CLONE_NEWCGROUP | CLONE_NEWTIME));
 
+  sb->n_joins = 0;
+  if (has_joins && moat_ns_open_joins (spec, sb->join_fds, sb->join_types, &sb->n_joins, err) < 0)
+    return -1;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-    return moat_err (err, errno, "socketpair");
+    {
+      int e = errno;
+      for (i = 0; i < sb->n_joins; i++)
+        close (sb->join_fds[i]);
+      return moat_err (err, e, "socketpair");
+    }
 
   moat_debug ("spawn: cloning");
   child = clone_fork (clone_flags);
@@ -267,6 +298,8 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
       int e = errno;
       close (sv[0]);
       close (sv[1]);
+      for (i = 0; i < sb->n_joins; i++)
+        close (sb->join_fds[i]);
       return moat_err (err, e, "clone the container init");
     }
   if (child == 0)
@@ -275,6 +308,8 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
       moat_init_main (sb, sv[1], fast);
     }
   close (sv[1]);
+  for (i = 0; i < sb->n_joins; i++)
+    close (sb->join_fds[i]);
   ret = parent_drive (sb, sv[0], child, fast, err);
   close (sv[0]);
   if (ret < 0)
