@@ -35,6 +35,9 @@ int cmd_features (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_exec (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_policy (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_audit (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_image (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_images (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_rmi (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_spec (struct moat_cli *, int, char **, struct moat_error *);
 
 /* opts.c */

@@ -29,6 +29,9 @@ static const struct
   { "features", cmd_features, "print the features this runtime supports (JSON)" },
   { "policy", cmd_policy, "check a config against the admission policy (policy check FILE)" },
   { "audit", cmd_audit, "audit configs or inspect output against the CIS Docker Benchmark" },
+  { "image", cmd_image, "manage images: load ls inspect rm prune fsck unpack resolve" },
+  { "images", cmd_images, "list images (moat image ls)" },
+  { "rmi", cmd_rmi, "remove an image name (moat image rm)" },
   { "spec", cmd_spec, "write a hardened config.json (--compat: a runc-like one)" },
 };
 

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/image.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+/* rootfs/<manifest-hex> is unpacked once and shared read-only; the variants
+ * made with --defang or --allow-devices hold different trees and so live
+ * under their own suffixed names. */
+static void
+rootfs_name (const char *digest, const struct moat_limits *lim, char *buf, size_t size)
+{
+  snprintf (buf, size, "%s%s%s", digest + 7, lim->defang ? ".defang" : "", lim->allow_devices ? ".devices" : "");
+}
+
+static int
+read_manifest (struct moat_store *s, const char *digest, struct moat_manifest *m, struct moat_error *err)
+{
+  cleanup_free char *buf = NULL;
+  json_t *doc, *mt;
+  size_t len;
+  int r;
+
+  if (moat_store_read_blob (s, digest, MOAT_MAX_MANIFEST, &buf, &len, err) < 0)
+    return -1;
+  /* The stored manifest was typed by its descriptor when it was loaded;
+     both types moat accepts share one structure. */
+  doc = json_loadb (buf, len, 0, NULL);
+  mt = json_object_get (doc, "mediaType");
+  r = moat_parse_manifest (buf, len, json_is_string (mt) ? json_string_value (mt) : MT_OCI_MANIFEST, m, err);
+  json_decref (doc);
+  return r;
+}
+
+static int
+write_stats (struct moat_store *s, const char *name, const struct moat_unpack_stats *st, const struct moat_limits *lim,
+             struct moat_error *err)
+{
+  char file[160];
+  cleanup_free char *text = NULL;
+  json_t *j = json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "entries", (json_int_t) st->entries,
+                         "bytes", (json_int_t) st->bytes, "setuid", (json_int_t) st->setuid,
+                         "setgid", (json_int_t) st->setgid, "devicesSkipped", (json_int_t) st->devices_skipped,
+                         "xattrsDropped", (json_int_t) st->xattrs_dropped, "whiteouts", (json_int_t) st->whiteouts,
+                         "defang", lim->defang, "allowDevices", lim->allow_devices);
+  cleanup_fd int dfd = openat (s->dirfd, "rootfs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+  text = j ? json_dumps (j, JSON_COMPACT) : NULL;
+  json_decref (j);
+  if (text == NULL)
+    return moat_err (err, ENOMEM, "unpack stats");
+  snprintf (file, sizeof file, "%s.json", name);
+  return moat_write_file_atomic (dfd, file, text, strlen (text), 0600, err);
+}
+
+int
+moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_limits *lim, char **path,
+                   struct moat_error *err)
+{
+  char name[128], tmp[160], rel[200];
+  struct moat_manifest m = { 0 };
+  struct moat_unpack_stats st = { 0 };
+  cleanup_fd int rootfd = -1;
+  struct stat sb;
+  uint64_t image_bytes = 0;
+  size_t i;
+  int ret = -1;
+
+  rootfs_name (digest, lim, name, sizeof name);
+  snprintf (rel, sizeof rel, "rootfs/%s", name);
+  if (fstatat (s->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (sb.st_mode))
+    goto done;
+  if (read_manifest (s, digest, &m, err) < 0)
+    return moat_error_wrap (err, "manifest `%s`", digest);
+  /* Unpack beside the final name and rename: a tree that is there is
+     complete; a crash leaves only a .tmp-* that prune removes. */
+  snprintf (tmp, sizeof tmp, "rootfs/.tmp-%s-%d", name, getpid ());
+  moat_rm_rf_at (s->dirfd, tmp, NULL);
+  if (mkdirat (s->dirfd, tmp, 0755) < 0)
+    {
+      moat_err (err, errno, "mkdir `%s/%s`", s->path, tmp);
+      goto out;
+    }
+  rootfd = openat (s->dirfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (rootfd < 0)
+    {
+      moat_err (err, errno, "open `%s/%s`", s->path, tmp);
+      goto fail;
+    }
+  for (i = 0; i < m.n_layers; i++)
+    {
+      cleanup_fd int lfd = moat_store_open_blob (s, m.layers[i].digest, err);
+      if (lfd < 0 || moat_unpack_layer (rootfd, lfd, m.layers[i].digest, lim, &image_bytes, &st, err) < 0)
+        {
+          moat_error_wrap (err, "layer %zu (`%s`)", i, m.layers[i].digest);
+          goto fail;
+        }
+    }
+  if (write_stats (s, name, &st, lim, err) < 0)
+    goto fail;
+  /* /var/lib is durable storage: flush the tree before it becomes visible. */
+  {
+    cleanup_fd int sfd = openat (s->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0 || syncfs (sfd) < 0)
+      {
+        moat_err (err, errno, "sync `%s`", tmp);
+        goto fail;
+      }
+  }
+  if (renameat (s->dirfd, tmp, s->dirfd, rel) < 0)
+    {
+      moat_err (err, errno, "rename `%s` to `%s`", tmp, rel);
+      goto fail;
+    }
+  moat_fsync_dir (s->dirfd, "rootfs");
+  moat_manifest_free (&m);
+done:
+  if (asprintf (path, "%s/%s", s->path, rel) < 0)
+    return moat_err (err, ENOMEM, "path");
+  return 0;
+fail:
+  /* On any error the partial tree (and its report) goes away. */
+  moat_rm_rf_at (s->dirfd, tmp, NULL);
+  snprintf (rel, sizeof rel, "rootfs/%s.json", name);
+  unlinkat (s->dirfd, rel, 0);
+out:
+  moat_manifest_free (&m);
+  return ret;
+}
