@@ -308,6 +308,10 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
   t.st.id = strdup (o->id);
   t.st.annotations_json = annotations_json (&t.spec);
   t.st.created = (int64_t) time (NULL);
+  /* Parsing the stored config again costs about a millisecond (a seccomp
+     profile is most of it): `start` does it only when it has a use for it. */
+  t.st.config_at_start = t.spec.hooks[MOAT_HOOK_POSTSTART].n > 0
+                         || (t.spec.linux.seccomp && t.spec.linux.seccomp->listener_path);
   if (moat_cgroup_resolve_path (t.spec.linux.cgroups_path, o->id, ctx->systemd_cgroup, &t.st.cgroup_path, err) < 0)
     goto undo;
   /* Saved before any process or cgroup exists: a moat killed from here on
@@ -401,7 +405,7 @@ moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_er
       moat_err (err, EINVAL, "cannot start a container that is %s", moat_status_name (moat_state_status (&st)));
       goto out;
     }
-  if (moat_spec_load (dirfd, "config.json", &spec, err) < 0)
+  if (st.config_at_start && moat_spec_load (dirfd, "config.json", &spec, err) < 0)
     goto out;
   s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   start_socket_addr (dirfd, &addr);

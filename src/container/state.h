@@ -34,6 +34,7 @@ struct moat_state
   pid_t pid;            /* init, host pid namespace; 0 before it exists */
   uint64_t pid_start;   /* /proc/PID/stat starttime: guards against pid reuse */
   bool started;         /* `start` has run the process */
+  bool config_at_start; /* `start` needs the stored config: poststart hooks or a seccomp listener */
   int64_t created;      /* unix seconds */
   char *owner;
 };

@@ -393,6 +393,12 @@ moat_seccomp_compile (const struct moat_seccomp *sc, struct moat_seccomp_prog *p
   r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
   if (r < 0)
     return moat_err (err, -r, "linux.seccomp: disable libseccomp's no_new_privs");
+  /* A binary tree of syscall numbers instead of a linear list: with ~360
+     allowed names every syscall the container makes walks log(n) compares,
+     not n. */
+  r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  if (r < 0)
+    return moat_err (err, -r, "linux.seccomp: enable libseccomp's binary-tree filter");
   if (moat_seccomp_add_arches (ctx, &sc->architectures, err) < 0)
     return -1;
 

@@ -70,6 +70,9 @@ moat_seccomp_cache_key (const struct moat_seccomp *sc, unsigned char key[MOAT_SH
   moat_sha256_init (&s);
   put_str (&s, CACHE_MAGIC);
   put_str (&s, MOAT_VERSION);
+  /* How moat_seccomp_compile drives libseccomp (e.g. the binary-tree
+     optimisation): bump when that changes, so no stale filter is reused. */
+  put_str (&s, "compile-options-2");
   /* libseccomp's syscall tables and code generator change between releases,
      and its API level (probed from the running kernel) changes which actions
      and flags it emits. */

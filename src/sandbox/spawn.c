@@ -330,7 +330,7 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
 static int
 send_listener (const struct moat_spec *spec, int fd, pid_t pid, const char *state_json, struct moat_error *err)
 {
-  const struct moat_seccomp *sc = spec->linux.seccomp;
+  const struct moat_seccomp *sc = spec ? spec->linux.seccomp : NULL;
   cleanup_free char *msg = NULL;
 
   if (sc == NULL || sc->listener_path == NULL)
