@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <elf.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -22,6 +23,33 @@
 #endif
 
 #define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/* How much of our ELF the kernel and the dynamic loader read: up to the end
+ * of the furthest program-header segment.  Section headers and debug info
+ * follow it and are never mapped, and copying them into the memfd was most of
+ * the re-exec's cost with a debug build.  Falls back to the whole file. */
+static off_t
+loadable_extent (int fd, off_t size)
+{
+  Elf64_Ehdr eh;
+  off_t end = 0;
+  int i;
+
+  if (pread (fd, &eh, sizeof eh, 0) != (ssize_t) sizeof eh || memcmp (eh.e_ident, ELFMAG, SELFMAG) != 0
+      || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof (Elf64_Phdr))
+    return size;
+  for (i = 0; i < eh.e_phnum; i++)
+    {
+      Elf64_Phdr ph;
+      if (pread (fd, &ph, sizeof ph, (off_t) (eh.e_phoff + (Elf64_Off) i * sizeof ph)) != (ssize_t) sizeof ph)
+        return size;
+      if ((off_t) (ph.p_offset + ph.p_filesz) > end)
+        end = (off_t) (ph.p_offset + ph.p_filesz);
+    }
+  if ((off_t) (eh.e_phoff + (Elf64_Off) eh.e_phnum * sizeof (Elf64_Phdr)) > end)
+    end = (off_t) (eh.e_phoff + (Elf64_Off) eh.e_phnum * sizeof (Elf64_Phdr));
+  return end > 0 && end <= size ? end : size;
+}
 
 bool
 moat_exe_is_sealed (void)
@@ -41,7 +69,7 @@ moat_exe_ensure_sealed (char **argv, struct moat_error *err)
   cleanup_fd int src = -1;
   cleanup_fd int mfd = -1;
   struct stat st;
-  off_t off = 0;
+  off_t off = 0, len;
   extern char **environ;
 
   if (moat_exe_is_sealed ())
@@ -55,9 +83,10 @@ moat_exe_ensure_sealed (char **argv, struct moat_error *err)
     mfd = memfd_create ("moat", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (mfd < 0)
     return moat_err (err, errno, "memfd_create");
-  while (off < st.st_size)
+  len = loadable_extent (src, st.st_size);
+  while (off < len)
     {
-      ssize_t n = sendfile (mfd, src, &off, (size_t) (st.st_size - off));
+      ssize_t n = sendfile (mfd, src, &off, (size_t) (len - off));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
