@@ -312,6 +312,7 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
      profile is most of it): `start` does it only when it has a use for it. */
   t.st.config_at_start = t.spec.hooks[MOAT_HOOK_POSTSTART].n > 0
                          || (t.spec.linux.seccomp && t.spec.linux.seccomp->listener_path);
+  t.st.config_at_delete = t.spec.hooks[MOAT_HOOK_POSTSTOP].n > 0;
   if (moat_cgroup_resolve_path (t.spec.linux.cgroups_path, o->id, ctx->systemd_cgroup, &t.st.cgroup_path, err) < 0)
     goto undo;
   /* Saved before any process or cgroup exists: a moat killed from here on
@@ -515,7 +516,7 @@ destroy_container (int dirfd, struct moat_state *st, struct moat_error *err)
   if (have_cg && moat_cgroup_destroy (&cg, err) < 0)
     ret = -1;
   moat_cgroup_free (&cg);
-  if (moat_spec_load (dirfd, "config.json", &spec, &warn) == 0)
+  if (st->config_at_delete && moat_spec_load (dirfd, "config.json", &spec, &warn) == 0)
     {
       state_json = moat_state_json (st, MOAT_STATUS_STOPPED);
       if (moat_hooks_run (&spec.hooks[MOAT_HOOK_POSTSTOP], "hooks.poststop", state_json, &warn) < 0)

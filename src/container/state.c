@@ -115,6 +115,7 @@ moat_state_save (int dirfd, const struct moat_state *st, struct moat_error *err)
   json_object_set_new (o, "pidStart", json_integer ((json_int_t) st->pid_start));
   json_object_set_new (o, "started", json_boolean (st->started));
   json_object_set_new (o, "configAtStart", json_boolean (st->config_at_start));
+  json_object_set_new (o, "configAtDelete", json_boolean (st->config_at_delete));
   json_object_set_new (o, "created", json_integer (st->created));
   json_object_set_new (o, "owner", json_string (st->owner ? st->owner : "root"));
   text = json_dumps (o, JSON_COMPACT);
@@ -158,6 +159,9 @@ moat_state_load (int dirfd, struct moat_state *st, struct moat_error *err)
   st->pid_start = (uint64_t) json_integer_value (json_object_get (o, "pidStart"));
   st->started = json_is_true (json_object_get (o, "started"));
   st->config_at_start = json_is_true (json_object_get (o, "configAtStart"));
+  /* A state written before this field existed: assume hooks, parse. */
+  st->config_at_delete = json_object_get (o, "configAtDelete") == NULL
+                         || json_is_true (json_object_get (o, "configAtDelete"));
   st->created = json_integer_value (json_object_get (o, "created"));
   json_decref (o);
   if (st->id == NULL)

@@ -35,6 +35,7 @@ struct moat_state
   uint64_t pid_start;   /* /proc/PID/stat starttime: guards against pid reuse */
   bool started;         /* `start` has run the process */
   bool config_at_start; /* `start` needs the stored config: poststart hooks or a seccomp listener */
+  bool config_at_delete; /* `delete` needs it: poststop hooks (true when unknown) */
   int64_t created;      /* unix seconds */
   char *owner;
 };
