@@ -38,6 +38,7 @@ int cmd_audit (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_image (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_images (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_rmi (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_pull (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_spec (struct moat_cli *, int, char **, struct moat_error *);
 
 /* opts.c */

@@ -103,3 +103,9 @@ cmd_rmi (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
 {
   return exec_image (cli, "rm", argc, argv, err);
 }
+
+int
+cmd_pull (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
+{
+  return exec_image (cli, "pull", argc, argv, err);
+}

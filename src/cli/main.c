@@ -32,6 +32,7 @@ static const struct
   { "image", cmd_image, "manage images: load ls inspect rm prune fsck unpack resolve" },
   { "images", cmd_images, "list images (moat image ls)" },
   { "rmi", cmd_rmi, "remove an image name (moat image rm)" },
+  { "pull", cmd_pull, "pull an image from a registry (moat image pull)" },
   { "spec", cmd_spec, "write a hardened config.json (--compat: a runc-like one)" },
 };
 

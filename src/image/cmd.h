@@ -10,6 +10,9 @@ struct img_opts
   const char *name;
   bool json;
   struct moat_limits lim;
+  const char *creds;           /* pull: --creds USER:PASS */
+  const char *insecure[16];    /* pull: --insecure-registry HOST */
+  size_t n_insecure;
 };
 
 /* A command returns its exit status, or < 0 with ERR filled. */
@@ -22,6 +25,7 @@ int img_rm (struct moat_store *, const struct img_opts *, const char *, struct m
 int img_prune (struct moat_store *, const struct img_opts *, const char *, struct moat_error *);
 int img_fsck (struct moat_store *, const struct img_opts *, const char *, struct moat_error *);
 int img_unpack (struct moat_store *, const struct img_opts *, const char *, struct moat_error *);
+int img_pull (struct moat_store *, const struct img_opts *, const char *, struct moat_error *);
 int img_resolve (struct moat_store *, const struct img_opts *, const char *, struct moat_error *);
 
 #endif

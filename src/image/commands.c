@@ -21,20 +21,27 @@ print_json (json_t *j)
   free (t);
 }
 
+/* One line per image named by a load or pull report. */
+static void
+print_images (json_t *rep, const char *verb)
+{
+  json_t *e;
+  size_t i;
+
+  json_array_foreach (json_object_get (rep, "images"), i, e)
+    printf ("%s image: %s (%s)%s\n", verb, json_string_value (json_object_get (e, "name")),
+            json_string_value (json_object_get (e, "digest")),
+            json_is_true (json_object_get (e, "changed")) ? "" : ", unchanged");
+}
+
 int
 img_load (struct moat_store *s, const struct img_opts *o, const char *arg, struct moat_error *err)
 {
   cleanup_json json_t *rep = json_object ();
-  json_t *imgs, *e;
-  size_t i;
 
   if (moat_image_load (s, arg, o->name, &o->lim, rep, err) < 0)
     return moat_error_wrap (err, "`%s`", arg);
-  imgs = json_object_get (rep, "images");
-  json_array_foreach (imgs, i, e)
-    printf ("Loaded image: %s (%s)%s\n", json_string_value (json_object_get (e, "name")),
-            json_string_value (json_object_get (e, "digest")),
-            json_is_true (json_object_get (e, "changed")) ? "" : ", unchanged");
+  print_images (rep, "Loaded");
   return 0;
 }
 
@@ -258,5 +265,22 @@ img_resolve (struct moat_store *s, const struct img_opts *o, const char *arg, st
   out = json_pack ("{s:s,s:s,s:s,s:o}", "rootfs", path, "digest", digest, "name", name, "config",
                    runtime_config (json_object_get (d, "config")));
   print_json (out);
+  return 0;
+}
+
+int
+img_pull (struct moat_store *s, const struct img_opts *o, const char *arg, struct moat_error *err)
+{
+  cleanup_json json_t *rep = json_object ();
+  struct moat_pull_opts po = { .creds = o->creds ? o->creds : getenv ("MOAT_REGISTRY_AUTH"),
+                               .insecure = o->insecure, .n_insecure = o->n_insecure };
+
+  if (po.creds && *po.creds == '\0')
+    po.creds = NULL;
+  if (po.creds && !strchr (po.creds, ':'))
+    return moat_err (err, EINVAL, "--creds / $MOAT_REGISTRY_AUTH: expected USER:PASS");
+  if (moat_image_pull (s, arg, &po, &o->lim, rep, err) < 0)
+    return moat_error_wrap (err, "`%s`", arg);
+  print_images (rep, "Pulled");
   return 0;
 }

@@ -139,6 +139,12 @@ void moat_limits_default (struct moat_limits *l);
 /* Load an OCI layout dir, an oci-archive or a docker-archive.  NAME, when not
  * NULL, names the (single) image.  REPORT receives {"images": [...]}. */
 int moat_image_load (struct moat_store *s, const char *path, const char *name, const struct moat_limits *lim, json_t *report, struct moat_error *err);
+/* Verify the image whose manifest D (and everything it references) is
+ * already in the store, with the same checks as a load (mediaType, sizes,
+ * diff_ids), then name it NAME.  ADDED (a set of digests, may be NULL) lists
+ * blobs the caller stored for it: on failure they are removed again. */
+int moat_image_commit (struct moat_store *s, const struct moat_desc *d, const char *name, const struct moat_limits *lim,
+                       json_t *added, json_t *report, struct moat_error *err);
 /* Compute the uncompressed digest of a layer blob (gzip/zstd/plain), with
  * the size and ratio limits applied. */
 int moat_layer_diff_id (int blobfd, const struct moat_limits *lim, char *out, struct moat_error *err);
@@ -158,5 +164,29 @@ int moat_clean_entry_name (const char *in, char *out, size_t size, struct moat_e
 /* Unpack the image with manifest DIGEST into rootfs/<hex>[suffix] if not
  * there yet; return the absolute path in *PATH (heap). */
 int moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_limits *lim, char **path, struct moat_error *err);
+
+/* ---- registry.c: `pull` from an OCI distribution registry ---- */
+struct moat_pull_opts
+{
+  const char *creds;                  /* "user:pass" or NULL */
+  const char *const *insecure;        /* hosts allowed over plain HTTP */
+  size_t n_insecure;
+};
+struct moat_pull_ref
+{
+  char host[256];     /* registry host[:port] as named ("docker.io" for Hub) */
+  char api[256];      /* the host actually contacted */
+  char repo[256];
+  char tag[129];      /* "" when only a digest is given */
+  char digest[MOAT_DIGEST_STR];
+  const char *scheme; /* "https" or "http" */
+};
+/* Parse [http[s]://][host[:port]/]repo[:tag][@sha256:hex] with Docker Hub
+ * defaults and decide the scheme (no network I/O). */
+int moat_pull_parse_ref (const char *in, const struct moat_pull_opts *po, struct moat_pull_ref *r, struct moat_error *err);
+/* Pull REF into the store and name it; REPORT as for moat_image_load.  The
+ * sum of the blob sizes is capped by LIM->max_image_bytes. */
+int moat_image_pull (struct moat_store *s, const char *ref, const struct moat_pull_opts *po, const struct moat_limits *lim,
+                     json_t *report, struct moat_error *err);
 
 #endif

@@ -654,9 +654,14 @@ load_into (struct src *src, const char *path, const char *name, json_t *names, j
   return moat_err (err, 0, "`%s`: not an OCI layout, oci-archive or docker-archive (no index.json + oci-layout, no manifest.json)", path);
 }
 
-int
-moat_image_load (struct moat_store *s, const char *path, const char *name, const struct moat_limits *lim,
-                 json_t *report, struct moat_error *err)
+typedef int (*load_fn) (struct src *src, json_t *names, json_t *pending, const void *arg, struct moat_error *err);
+
+/* The common frame of `image load` and `pull`: FN verifies images and fills
+ * PENDING (name -> manifest digest); names are written only after all of it
+ * succeeded.  ADDED lists blobs already put into the store for this run. */
+static int
+run_load (struct moat_store *s, const struct moat_limits *lim, json_t *added, load_fn fn, const void *arg,
+          json_t *report, struct moat_error *err)
 {
   struct src src = { .s = s, .lim = lim, .dirfd = -1, .files = json_object (), .links = json_object (),
                      .mem = json_object (), .added = json_object (), .refs = json_object () };
@@ -664,10 +669,12 @@ moat_image_load (struct moat_store *s, const char *path, const char *name, const
   const char *k;
   int ret = -1;
 
+  if (added)
+    json_object_update (src.added, added);
   json_object_set_new (report, "images", imgs);
   if (moat_store_load_names (s, &names, err) < 0)
     goto out;
-  if (load_into (&src, path, name, names, pending, err) < 0)
+  if (fn (&src, names, pending, arg, err) < 0)
     goto out;
   json_object_foreach (pending, k, v)
     {
@@ -694,4 +701,51 @@ out:
   json_decref (src.added);
   json_decref (src.refs);
   return ret;
+}
+
+struct load_arg
+{
+  const char *path, *name;
+};
+
+static int
+load_path_fn (struct src *src, json_t *names, json_t *pending, const void *arg, struct moat_error *err)
+{
+  const struct load_arg *a = arg;
+
+  return load_into (src, a->path, a->name, names, pending, err);
+}
+
+int
+moat_image_load (struct moat_store *s, const char *path, const char *name, const struct moat_limits *lim,
+                 json_t *report, struct moat_error *err)
+{
+  struct load_arg a = { .path = path, .name = name };
+
+  return run_load (s, lim, NULL, load_path_fn, &a, report, err);
+}
+
+struct commit_arg
+{
+  const struct moat_desc *d;
+  const char *name;
+};
+
+static int
+commit_fn (struct src *src, json_t *names, json_t *pending, const void *arg, struct moat_error *err)
+{
+  const struct commit_arg *a = arg;
+
+  if (import_manifest (src, names, a->d, err) < 0)
+    return -1;
+  return add_name (pending, a->name, a->d->digest, err);
+}
+
+int
+moat_image_commit (struct moat_store *s, const struct moat_desc *d, const char *name, const struct moat_limits *lim,
+                   json_t *added, json_t *report, struct moat_error *err)
+{
+  struct commit_arg a = { .d = d, .name = name };
+
+  return run_load (s, lim, added, commit_fn, &a, report, err);
 }

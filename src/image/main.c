@@ -26,7 +26,9 @@ usage (FILE *f)
               "  prune                         remove blobs and rootfs trees no name refers to\n"
               "  fsck                          re-verify every blob (exit 1 if any is corrupt)\n"
               "  unpack NAME                   unpack the rootfs now and print its path\n"
-              "  resolve NAME                  unpack if needed and print {rootfs, config, digest}\n\n"
+              "  resolve NAME                  unpack if needed and print {rootfs, config, digest}\n"
+              "  pull [--creds U:P] [--insecure-registry HOST] REF\n"
+              "                                pull from a registry: [host[:port]/]repo[:tag][@sha256:...]\n\n"
               "options:\n"
               "  --root-images DIR     the store (default /var/lib/moat)\n"
               "  --max-layer-size N    uncompressed bytes per layer (default 16G)\n"
@@ -64,7 +66,7 @@ parse_num (const char *opt, const char *s, uint64_t *out, struct moat_error *err
 enum
 {
   OPT_ROOT = 256, OPT_NAME, OPT_FORMAT, OPT_MAX_LAYER, OPT_MAX_IMAGE, OPT_MAX_ENTRIES, OPT_MAX_PATH,
-  OPT_MAX_RATIO, OPT_DEVICES, OPT_DEFANG,
+  OPT_MAX_RATIO, OPT_DEVICES, OPT_DEFANG, OPT_CREDS, OPT_INSECURE,
 };
 
 static const struct
@@ -84,6 +86,7 @@ static const struct
   { "fsck", img_fsck, false, 0x4u, 0 },
   { "unpack", img_unpack, true, LIMITS, 1 },
   { "resolve", img_resolve, true, LIMITS, 1 },
+  { "pull", img_pull, true, LIMITS | 0xc00u, 1 },
 };
 
 static int
@@ -100,6 +103,8 @@ parse_opts (struct img_opts *o, unsigned allowed, int argc, char **argv, struct 
     { "max-ratio", required_argument, NULL, OPT_MAX_RATIO },
     { "allow-devices", no_argument, NULL, OPT_DEVICES },
     { "defang", no_argument, NULL, OPT_DEFANG },
+    { "creds", required_argument, NULL, OPT_CREDS },
+    { "insecure-registry", required_argument, NULL, OPT_INSECURE },
     { NULL, 0, NULL, 0 },
   };
   int c, idx = 0;
@@ -128,6 +133,12 @@ parse_opts (struct img_opts *o, unsigned allowed, int argc, char **argv, struct 
         case OPT_MAX_RATIO: if (parse_num ("--max-ratio", optarg, &o->lim.max_ratio, err) < 0) return -1; break;
         case OPT_DEVICES: o->lim.allow_devices = true; break;
         case OPT_DEFANG: o->lim.defang = true; break;
+        case OPT_CREDS: o->creds = optarg; break;
+        case OPT_INSECURE:
+          if (o->n_insecure == MOAT_ARRAY_SIZE (o->insecure))
+            return moat_err (err, 0, "--insecure-registry: at most %zu", MOAT_ARRAY_SIZE (o->insecure));
+          o->insecure[o->n_insecure++] = optarg;
+          break;
         default: return moat_err (err, 0, "bad option");
         }
     }
