@@ -39,7 +39,7 @@ step "integration and escape tests (MOAT_BIN=$MOAT_BIN)"
 
 step "integration tests against the ASan+UBSan binary"
 MOAT_BIN=$ROOT/build-asan/moat ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
-  /usr/bin/python3 -m pytest -c tests/pytest.ini -q tests/integration/test_lifecycle.py tests/integration/test_bad_input.py
+  /usr/bin/python3 -m pytest -c tests/pytest.ini -q tests/integration/test_lifecycle.py tests/integration/test_bad_input.py tests/integration/test_frontend.py
 
 step "real clients: podman, containerd, dockerd"
 /usr/bin/python3 -m pytest -p no:cacheprovider tests/clients

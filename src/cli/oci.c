@@ -111,10 +111,13 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   struct create_cli cc = { 0 };
   struct moat_created out;
   struct moat_error ignored;
-  int r = parse_create (argc, argv, true, &cc, err);
+  int r;
   sigset_t all, saved;
   int status;
 
+  if (moat_run_is_frontend (argc, argv))
+    return cmd_run_frontend (cli, argc, argv, err);
+  r = parse_create (argc, argv, true, &cc, err);
   if (r < 0)
     return r;
   if (moat_exe_ensure_sealed (cli->full_argv, err) < 0)

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MOAT_CLI_RUN_H
+#define MOAT_CLI_RUN_H
+
+#include <jansson.h>
+
+/* Docker's seccomp profile format (moby/profiles/seccomp/default.json) into
+ * linux.seccomp: "archMap" becomes "architectures", rules whose "includes"
+ * are not met (or whose "excludes" are) for the native architecture, the
+ * kernel and the capability names in CAPS are left out, and Docker-only keys
+ * ("comment", "includes", "excludes") are dropped.  An OCI profile comes out
+ * with the same content.  Returns a new reference. */
+json_t *moat_docker_seccomp (json_t *prof, json_t *caps);
+
+#endif
