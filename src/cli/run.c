@@ -361,13 +361,7 @@ parse_flag (struct fe *f, int c, const char *arg, const char *opt, struct moat_e
     case O_RM: f->rm = true; return 0;
     case 'd': f->detach = true; return 0;
     case 'i': f->interactive = true; return 0;
-    case 't':
-      /* The core's foreground pty path does not work yet (the init sends
-         MOAT_SYNC_PTY_MASTER while building the rootfs, before
-         MOAT_SYNC_MOUNTS_DONE, and moat_sandbox_create expects it after
-         HOOKS_DONE): refuse rather than fail half-way. */
-      return moat_usage (err, "-t/--tty: not supported yet (the runtime's foreground terminal path is broken); "
-                              "use the OCI form with --console-socket");
+    case 't': f->tty = true; return 0;
     case 'e': return push (f->env, arg, err);
     case O_ENV_FILE: return push (f->env_files, arg, err);
     case 'w':

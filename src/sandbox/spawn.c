@@ -224,6 +224,11 @@ parent_drive (struct moat_sandbox *sb, int fd, pid_t child, bool fast, struct mo
       sb->init_pid = (pid_t) atoi (pidtxt);
       waitpid (child, NULL, 0);
     }
+  /* The init opens the terminal right after its mounts (the pty must come
+     from the container's devpts): the master arrives before MOUNTS_DONE. */
+  if (sb->want_pty_master && spec->process.terminal
+      && expect (fd, MOAT_SYNC_PTY_MASTER, NULL, &sb->pty_master_fd, err) < 0)
+    return -1;
   if (expect (fd, MOAT_SYNC_MOUNTS_DONE, NULL, NULL, err) < 0)
     return -1;
 
@@ -247,11 +252,6 @@ parent_drive (struct moat_sandbox *sb, int fd, pid_t child, bool fast, struct mo
     return -1;
   if (moat_sync_send (fd, MOAT_SYNC_HOOKS_DONE, state, state_len + 1, -1, err) < 0)
     return child_error_instead (fd, err);
-  if (sb->want_pty_master && spec->process.terminal)
-    {
-      if (expect (fd, MOAT_SYNC_PTY_MASTER, NULL, &sb->pty_master_fd, err) < 0)
-        return -1;
-    }
   return expect (fd, MOAT_SYNC_CREATED, NULL, NULL, err);
 }
 

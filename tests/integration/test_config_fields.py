@@ -87,3 +87,22 @@ def test_foreground_run_forwards_signals(moat, make_bundle):
     wait_for(lambda: "ready" in open(out).read(), what="the container to start")
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=10) == 42
+
+
+def test_foreground_run_with_terminal(moat, make_bundle):
+    """process.terminal without --console-socket: a foreground `run` relays the
+    container's pty (from the container's own devpts) to its own terminal."""
+    import shutil
+    import subprocess
+    script = shutil.which("script")
+    assert script, "util-linux `script` is needed to give moat a terminal"
+    b = make_bundle(args=sh("tty; stat -c %t /dev/console; exit 5"), terminal=True)
+    args = ("run", "--bundle", b.path, new_id())
+    moat._track(args)    # the teardown checks this id leaves nothing behind
+    cmd = " ".join(moat.argv(args))
+    p = subprocess.run([script, "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                       timeout=20, stdin=subprocess.DEVNULL)
+    out = p.stdout.replace("\r", "")
+    assert p.returncode == 5, (p.returncode, out, p.stderr)
+    assert "/dev/pts/0" in out, out
+    assert "88" in out.split(), out   # /dev/console is a pts: major 136 = 0x88
