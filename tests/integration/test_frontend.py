@@ -307,11 +307,19 @@ def test_bad_flags_leave_nothing(moat, rootfs_template, test_dir):
     for flags, needle in ((("--cap-add", "NOPE"), "NOPE"), (("--ulimit", "nofile"), "--ulimit"),
                           (("--tmpfs", "/x:suid"), "suid"), (("--userns", "keep-id"), "--userns"),
                           (("--name", "bad/name"), "--name"), (("-d", "--rm"), "--rm"),
-                          (("--secret", os.path.join(test_dir, "missing")), "missing"),
-                          (("-t",), "--tty")):
+                          (("--secret", os.path.join(test_dir, "missing")), "missing")):
         r = fe(moat, rootfs_template, *flags)
         assert_error_line(r, needle)
         assert state_root_empty(moat)
+
+
+def test_tty(moat, rootfs_template):
+    """-t: the container's stdio is a pty of its own devpts, relayed by run."""
+    r = fe(moat, rootfs_template, "-t", "--rm", cmd=("/bin/moat-probe", "status"))
+    assert r.rc == 0, r
+    st = json.loads(r.out.strip().splitlines()[-1])
+    assert [f["target"] for f in st["fds"][:3]] == ["/dev/pts/0"] * 3, st["fds"]
+    assert state_root_empty(moat)
 
 
 def test_oci_form_still_dispatched(moat, bundle):
