@@ -37,9 +37,12 @@ export MOAT_BIN=$ROOT/build/moat MOAT_PROBE=$ROOT/build/tests/probe/moat-probe
 step "integration and escape tests (MOAT_BIN=$MOAT_BIN)"
 /usr/bin/python3 -m pytest -c tests/pytest.ini tests/integration tests/escapes
 
-step "integration tests against the ASan+UBSan binary"
+step "integration and escape tests against the ASan+UBSan binary"
+# Leak detection stays on for the unit tests above; here it is off because
+# LeakSanitizer's tracer cannot attach to a process that joined a container's
+# pid namespace (moat exec), and hangs.
 MOAT_BIN=$ROOT/build-asan/moat ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
-  /usr/bin/python3 -m pytest -c tests/pytest.ini -q tests/integration/test_lifecycle.py tests/integration/test_bad_input.py tests/integration/test_frontend.py
+  /usr/bin/python3 -m pytest -c tests/pytest.ini -q tests/integration tests/escapes
 
 step "real clients: podman, containerd, dockerd"
 /usr/bin/python3 -m pytest -p no:cacheprovider tests/clients
