@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -177,7 +178,37 @@ struct fd_sink
 {
   int fd;
   bool broken;
+  /* Progress on a terminal (stderr is a tty): layer n/m, bytes, rate.
+     Nothing is printed when stderr is not a terminal. */
+  bool tty;
+  size_t index, count;
+  int64_t size, done;
+  struct timespec t0, last;
 };
+
+static double
+seconds_since (const struct timespec *t)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (double) (now.tv_sec - t->tv_sec) + (double) (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void
+progress (struct fd_sink *f, bool final)
+{
+  double el = seconds_since (&f->t0);
+
+  /* At most ten updates a second; always the last one. */
+  if (!f->tty || (!final && seconds_since (&f->last) < 0.1))
+    return;
+  clock_gettime (CLOCK_MONOTONIC, &f->last);
+  fprintf (stderr, "\r%s %zu/%zu: %.1f/%.1f MiB, %.1f MiB/s%s", f->index == 0 ? "config" : "layer",
+           f->index == 0 ? (size_t) 1 : f->index, f->index == 0 ? (size_t) 1 : f->count,
+           (double) f->done / 1048576.0, (double) f->size / 1048576.0,
+           el > 0 ? (double) f->done / 1048576.0 / el : 0.0, final ? "\n" : "   ");
+}
 
 static size_t
 on_header (char *p, size_t sz, size_t n, void *ctx)
@@ -260,6 +291,8 @@ fd_write (char *p, size_t sz, size_t n, void *ctx)
         }
       off += (size_t) w;
     }
+  f->done += (int64_t) len;
+  progress (f, false);
   return len;
 }
 
@@ -535,8 +568,10 @@ blob_thread (void *p)
   return NULL;
 }
 
+/* INDEX is 0 for the config, 1..COUNT for the layers (progress only). */
 static int
-fetch_blob (struct reg *g, struct moat_store *s, const struct moat_desc *d, json_t *added, struct moat_error *err)
+fetch_blob (struct reg *g, struct moat_store *s, const struct moat_desc *d, size_t index, size_t count,
+            json_t *added, struct moat_error *err)
 {
   struct blob_job j = { .g = g, .ret = -1 };
   int pfd[2], rfd, r;
@@ -550,6 +585,11 @@ fetch_blob (struct reg *g, struct moat_store *s, const struct moat_desc *d, json
     return moat_err (err, errno, "pipe");
   rfd = pfd[0];
   j.sink.fd = pfd[1];
+  j.sink.tty = isatty (2);
+  j.sink.index = index;
+  j.sink.count = count;
+  j.sink.size = d->size;
+  clock_gettime (CLOCK_MONOTONIC, &j.sink.t0);
   snprintf (j.url, sizeof j.url, "%s://%s/v2/%s/blobs/%s", g->r.scheme, g->r.api, g->r.repo, d->digest);
   if ((errno = pthread_create (&th, NULL, blob_thread, &j)) != 0)
     {
@@ -561,6 +601,8 @@ fetch_blob (struct reg *g, struct moat_store *s, const struct moat_desc *d, json
   /* Closing the read end makes a still-running download fail with EPIPE. */
   close (rfd);
   pthread_join (th, NULL);
+  if (r == 0)
+    progress (&j.sink, true);
   if (r == 0 && new_blob)
     json_object_set_new (added, d->digest, json_true ());
   if (r == 0)
@@ -611,13 +653,13 @@ pull_blobs (struct reg *g, struct moat_store *s, const struct moat_desc *md, con
     goto out;
   if (new_blob)
     json_object_set_new (added, md->digest, json_true ());
-  if (fetch_blob (g, s, &m.config, added, err) < 0)
+  if (fetch_blob (g, s, &m.config, 0, m.n_layers, added, err) < 0)
     {
       moat_error_wrap (err, "config");
       goto out;
     }
   for (i = 0; i < m.n_layers; i++)
-    if (fetch_blob (g, s, &m.layers[i], added, err) < 0)
+    if (fetch_blob (g, s, &m.layers[i], i + 1, m.n_layers, added, err) < 0)
       {
         moat_error_wrap (err, "layer %zu", i);
         goto out;

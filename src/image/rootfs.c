@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image/image.h"
@@ -70,6 +71,7 @@ moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_l
   cleanup_fd int rootfd = -1;
   struct stat sb;
   uint64_t image_bytes = 0;
+  struct timespec t0;
   size_t i;
   int ret = -1;
 
@@ -94,6 +96,7 @@ moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_l
       moat_err (err, errno, "open `%s/%s`", s->path, tmp);
       goto fail;
     }
+  clock_gettime (CLOCK_MONOTONIC, &t0);
   for (i = 0; i < m.n_layers; i++)
     {
       cleanup_fd int lfd = moat_store_open_blob (s, m.layers[i].digest, err);
@@ -101,6 +104,17 @@ moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_l
         {
           moat_error_wrap (err, "layer %zu (`%s`)", i, m.layers[i].digest);
           goto fail;
+        }
+      /* Progress on a terminal only: layer n/m, bytes written, rate. */
+      if (isatty (2))
+        {
+          struct timespec now;
+          double el;
+          clock_gettime (CLOCK_MONOTONIC, &now);
+          el = (double) (now.tv_sec - t0.tv_sec) + (double) (now.tv_nsec - t0.tv_nsec) / 1e9;
+          fprintf (stderr, "\runpacked layer %zu/%zu: %.1f MiB, %.1f MiB/s%s", i + 1, m.n_layers,
+                   (double) image_bytes / 1048576.0, el > 0 ? (double) image_bytes / 1048576.0 / el : 0.0,
+                   i + 1 == m.n_layers ? "\n" : "   ");
         }
     }
   if (write_stats (s, name, &st, lim, err) < 0)

@@ -308,3 +308,25 @@ def test_bearer_token_auth(registry, img):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_progress_only_on_a_terminal(registry, img):
+    """Downloads and unpacks show layer n/m, bytes and rate on a terminal;
+    not on a pipe (the pulls above assert their exact stdout and stderr)."""
+    import shlex
+    import shutil
+    script = shutil.which("script")
+    assert script, "util-linux `script` is needed to give moat-image a terminal"
+    ref = f"{registry.addr}/bb:latest"
+    cmd = " ".join(shlex.quote(a) for a in [MOAT_BIN, "pull", "--root-images", img.root, ref])
+    cmd += " && " + " ".join(shlex.quote(a) for a in [MOAT_BIN, "image", "--root-images", img.root,
+                                                       "unpack", ref])
+    p = subprocess.run([script, "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    out = p.stdout.replace("\r", "\n")
+    assert p.returncode == 0, (out, p.stderr)
+    assert "layer 1/1:" in out and "MiB/s" in out, out
+    assert "unpacked layer 1/1:" in out, out
+    # Without a terminal: no progress at all.
+    q = pull(img, ref)
+    assert q.returncode == 0 and "MiB/s" not in q.stdout + q.stderr, q
