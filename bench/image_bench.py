@@ -14,7 +14,8 @@ What is measured (median of --rounds, page cache warm, same disk):
              `moat image unpack` (every check on: fd-based writes, whiteout
              bookkeeping, limits, the blob's digest re-verified while read,
              syncfs before the tree is published) vs `tar -x` and
-             `tar -x && sync` (GNU tar, no checks) vs `umoci raw unpack`
+             `tar -x && sync` (GNU tar, no checks) vs `umoci raw unpack`;
+             load + unpack of the same oci-archive: moat vs `podman load`
              (if installed).  Also the gzip-compressed layer vs `tar -xzf`.
   digest     `moat image fsck` over the store holding the layer blob
              (streamed SHA-256 through OpenSSL EVP) vs `sha256sum` of the
@@ -163,6 +164,26 @@ def main():
                 rows.append((f"unpack ({kind})", "umoci raw unpack",
                              timed(["umoci", "raw", "unpack", "--image", f"{lay}:bench", ub],
                                    lambda: shutil.rmtree(ub, ignore_errors=True), args.rounds)))
+            # Load + unpack from the same oci-archive, each round into a fresh
+            # store: moat vs podman (whose load stores and extracts layers).
+            archive = os.path.join(work, f"oci-{kind}.tar")
+            subprocess.run(["tar", "-C", lay, "-cf", archive, "."], check=True)
+            store2 = os.path.join(work, "store2")
+            rows.append((f"load+unpack ({kind})", "moat image load + unpack",
+                         timed(f"{MOAT} image --root-images {store2} load --name bench:1 {archive} >/dev/null && "
+                               f"{MOAT} image --root-images {store2} unpack bench:1 >/dev/null",
+                               lambda: shutil.rmtree(store2, ignore_errors=True), args.rounds, shell=True)))
+            if shutil.which("podman"):
+                pr = os.path.join(work, "podman")
+                pod = ["podman", "--root", pr + "/root", "--runroot", pr + "/run"]
+
+                def fresh_podman():
+                    if os.path.isdir(pr):
+                        subprocess.run(pod + ["system", "reset", "-f"], capture_output=True)
+                    shutil.rmtree(pr, ignore_errors=True)
+                rows.append((f"load+unpack ({kind})", "podman load",
+                             timed(pod + ["load", "-q", "-i", archive], fresh_podman, args.rounds)))
+                fresh_podman()
             if not gz:
                 rows.append(("digest", "moat image fsck", timed(img + ["fsck"], None, args.rounds)))
                 rows.append(("digest", "sha256sum", timed(["sha256sum", blob], None, args.rounds)))
