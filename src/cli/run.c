@@ -46,7 +46,7 @@
 
 enum
 {
-  O_NAME = 0x100, O_RM, O_ENV_FILE, O_READ_ONLY, O_TMPFS, O_CAP_ADD, O_CAP_DROP, O_PRIVILEGED,
+  O_NAME = 0x100, O_RM, O_ENV_FILE, O_READ_ONLY, O_TMPFS, O_MOUNT, O_CAP_ADD, O_CAP_DROP, O_PRIVILEGED,
   O_SECOPT, O_CPU_SHARES, O_CPUS, O_PIDS, O_ULIMIT, O_HOSTNAME, O_NETWORK, O_USERNS, O_SECRET,
   O_PRINT_SPEC, O_ALLOW_SENSITIVE, O_ROOT_IMAGES,
 };
@@ -65,6 +65,7 @@ static const struct option fe_opts[] = {
   { "read-only", optional_argument, NULL, O_READ_ONLY },
   { "volume", required_argument, NULL, 'v' },
   { "tmpfs", required_argument, NULL, O_TMPFS },
+  { "mount", required_argument, NULL, O_MOUNT },
   { "cap-add", required_argument, NULL, O_CAP_ADD },
   { "cap-drop", required_argument, NULL, O_CAP_DROP },
   { "privileged", no_argument, NULL, O_PRIVILEGED },
@@ -380,6 +381,15 @@ parse_flag (struct fe *f, int c, const char *arg, const char *opt, struct moat_e
       return 0;
     case 'v': return push (f->volumes, arg, err);
     case O_TMPFS: return push (f->tmpfs, arg, err);
+    case O_MOUNT:
+      {
+        cleanup_free char *vol = NULL;
+        cleanup_free char *tmp = NULL;
+        int r = moat_run_mount_translate (arg, &vol, &tmp, err);
+        if (r < 0)
+          return r;
+        return vol ? push (f->volumes, vol, err) : push (f->tmpfs, tmp, err);
+      }
     case O_CAP_ADD: return push (f->cap_add, arg, err);
     case O_CAP_DROP: return push (f->cap_drop, arg, err);
     case O_PRIVILEGED:

@@ -12,4 +12,10 @@
  * with the same content.  Returns a new reference. */
 json_t *moat_docker_seccomp (json_t *prof, json_t *caps);
 
+/* Docker's --mount "type=bind,source=S,target=T[,readonly]" or
+ * "type=tmpfs,target=T[,tmpfs-size=N][,tmpfs-mode=M]" as the equivalent
+ * -v (*VOLUME) or --tmpfs (*TMPFS) argument; exactly one is set (heap). */
+#include "util/error.h"
+int moat_run_mount_translate (const char *spec, char **volume, char **tmpfs, struct moat_error *err);
+
 #endif

@@ -374,3 +374,29 @@ def test_image_by_name(moat, rootfs_template, test_dir, probe_bin):
     r = fe(moat, "local/probe:1", "--rm", "--root-images", store, "--read-only=false", cmd=())
     assert_error_line(r, "--read-only=false")
     assert state_root_empty(moat)
+
+
+def test_mount_flag_bind_and_tmpfs(moat, rootfs_template, test_dir):
+    """--mount goes through the same checks as -v and --tmpfs."""
+    rw = os.path.join(test_dir, "mnt-rw")
+    os.makedirs(rw)
+    os.chmod(rw, 0o777)
+    (w1, w2, mi), _ = script(moat, rootfs_template,
+                             "--mount", f"type=bind,source={rw},target=/home",
+                             "--mount", "type=tmpfs,target=/root,tmpfs-size=1048576,readonly",
+                             lines=[probe("write", "/home/f", "via-mount"), probe("write", "/root/f", "x"),
+                                    probe("mountinfo")])
+    assert w1["result"] == "ok" and w2["result"] == "EROFS", (w1, w2)
+    with open(os.path.join(rw, "f")) as f:
+        assert f.read() == "via-mount"
+    home = _mount(mi, "/home")["options"].split(",")
+    root = _mount(mi, "/root")["options"].split(",")
+    assert {"nosuid", "nodev"} <= set(home)
+    assert {"ro", "nosuid", "nodev", "noexec"} <= set(root)
+    for bad, needle in (("type=bind,source=/etc,target=/x", "--allow-sensitive-mount"),
+                        ("type=volume,source=v,target=/x", "named volumes"),
+                        ("type=bind,target=/x", "source="),
+                        ("type=tmpfs,target=/x,bogus=1", "bogus")):
+        r = fe(moat, rootfs_template, "--rm", "--mount", bad)
+        assert_error_line(r, needle)
+        assert state_root_empty(moat)
