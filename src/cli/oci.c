@@ -143,6 +143,13 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
     return 0;
   status = moat_wait_forward (out.pid, out.pty_master_fd);
   sigprocmask (SIG_SETMASK, &saved, NULL);
+  {
+    /* A process killed for memory is reported, not left to guess from 137. */
+    uint64_t ooms = moat_container_oom_kills (&cli->ctx, cc.o.id);
+    if (ooms > 0)
+      fprintf (stderr, "moat: run: container `%s`: the kernel's OOM killer killed %llu process(es) "
+                       "(memory limit reached)\n", cc.o.id, (unsigned long long) ooms);
+  }
   moat_debug ("run %s: process exited with %d", cc.o.id, status);
   if (out.pty_master_fd >= 0)
     close (out.pty_master_fd);

@@ -644,3 +644,20 @@ moat_container_update (const struct moat_ctx *ctx, const char *id, const struct 
   moat_state_free (&st);
   return ret;
 }
+
+uint64_t
+moat_container_oom_kills (const struct moat_ctx *ctx, const char *id)
+{
+  struct moat_state st = { 0 };
+  struct moat_cgroup cg = { 0 };
+  struct moat_cgroup_stats stats = { 0 };
+  struct moat_error err;
+
+  if (moat_container_load (ctx, id, &st, NULL, &err) < 0)
+    return 0;
+  if (st.cgroup_path && moat_cgroup_open (&cg, st.cgroup_path, &err) == 0)
+    moat_cgroup_stats (&cg, &stats, &err);
+  moat_cgroup_free (&cg);
+  moat_state_free (&st);
+  return stats.oom_kills;
+}

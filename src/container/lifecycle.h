@@ -46,6 +46,10 @@ int moat_container_pids (const struct moat_ctx *ctx, const char *id, pid_t **pid
 int moat_container_update (const struct moat_ctx *ctx, const char *id, const struct moat_resources *res,
                            struct moat_error *err);
 
+/* How many processes of the container the kernel's OOM killer has killed
+ * (memory cgroup counter); 0 when unknown. */
+uint64_t moat_container_oom_kills (const struct moat_ctx *ctx, const char *id);
+
 /* Load a container's state and stored config (for exec, ps, events). */
 int moat_container_load (const struct moat_ctx *ctx, const char *id, struct moat_state *st,
                          struct moat_spec *spec, struct moat_error *err);

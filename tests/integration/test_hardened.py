@@ -296,3 +296,15 @@ def test_landlock_stdio_file_reopenable(moat, spec_bundle, test_dir):
         r = moat.run(b, new_id(), stdin=f)
     assert r.rc == 0, r
     assert "from-the-host\nrc=0" in r.out, r
+
+
+def test_oom_kill_reported_by_run(moat, spec_bundle):
+    """The container's process dies for memory: `run` exits 137 and says why."""
+    b = spec_bundle()
+    cfg = json.loads(json.dumps(b.config))
+    cfg["process"]["args"] = ["/bin/busybox", "awk", 'BEGIN { s = "x"; while (1) s = s s }']
+    cfg["linux"]["resources"]["memory"] = {"limit": 32 * 1024 * 1024}
+    b.write(cfg)
+    r = moat.run(b, new_id(), timeout=60)
+    assert r.rc == 137, r
+    assert "OOM killer" in r.err and len(r.err_lines) == 1, r
