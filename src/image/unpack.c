@@ -285,10 +285,20 @@ write_file (struct unpack *u, int pfd, const char *base, struct archive_entry *e
   cleanup_fd int fd = openat (pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   const void *buf;
   size_t len;
-  la_int64_t off;
+  la_int64_t off, end = 0;
   int r;
   struct timespec ts[2] = { { archive_entry_atime (e), 0 }, { archive_entry_mtime (e), 0 } };
 
+  /* O_EXCL|O_NOFOLLOW fails on anything already there (a symlink included,
+     never followed): only then is the slot cleared, saving a stat per file
+     in the common case of a fresh path. */
+  if (fd < 0 && errno == EEXIST)
+    {
+      bool is_dir;
+      if (clear_slot (u, pfd, base, false, &is_dir, err) < 0)
+        return -1;
+      fd = openat (pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
   if (fd < 0)
     return moat_err (err, errno, "create `%s`", base);
   while ((r = archive_read_data_block (u->a, &buf, &len, &off)) == ARCHIVE_OK)
@@ -307,10 +317,13 @@ write_file (struct unpack *u, int pfd, const char *base, struct archive_entry *e
           len -= (size_t) w;
           off += w;
         }
+      if (off > end)
+        end = off;
     }
   if (r != ARCHIVE_EOF)
     return moat_err (err, aerrno (u->a), "read `%s`: %s", base, archive_error_string (u->a));
-  if (archive_entry_size_is_set (e) && ftruncate (fd, archive_entry_size (e)) < 0)
+  /* Only a sparse file ending in a hole needs its size set explicitly. */
+  if (archive_entry_size_is_set (e) && end < archive_entry_size (e) && ftruncate (fd, archive_entry_size (e)) < 0)
     return moat_err (err, errno, "truncate `%s`", base);
   /* chown before chmod: chown clears the setuid bits. */
   if (fchown (fd, archive_entry_uid (e), archive_entry_gid (e)) < 0
@@ -503,7 +516,8 @@ apply_entry (struct unpack *u, struct archive_entry *e, struct moat_error *err)
       u->st->devices_skipped++;
       return 0;
     }
-  if (clear_slot (u, pfd, base, !link && type == AE_IFDIR, &exists, err) < 0)
+  /* A regular file clears its slot itself, only when something is there. */
+  if ((link || type != AE_IFREG) && clear_slot (u, pfd, base, !link && type == AE_IFDIR, &exists, err) < 0)
     return -1;
   if (link)
     {

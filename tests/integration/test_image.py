@@ -439,6 +439,21 @@ def test_replace_dir_with_file_and_back(env):
     assert files_in(root) == ["p", "r/s"]
 
 
+def test_file_replaces_symlink_to_host_file(env):
+    """A later layer's regular file where an earlier layer put a symlink to a
+    host file: the symlink is replaced, never written through."""
+    tmp, img, canary = env
+    target = str(canary / "y")
+    a = tar_layer([("x", "l", target), ("d/", "d"), ("d/z", "l", "/etc/passwd")])
+    b = tar_layer([("x", "f", b"layer two"), ("d/z", "f", b"also two")])
+    load_layers(env, [a, b])
+    root = json.loads(img.ok("resolve", "test/img:1"))["rootfs"]
+    for rel, want in (("x", b"layer two"), ("d/z", b"also two")):
+        p = os.path.join(root, rel)
+        assert not os.path.islink(p) and open(p, "rb").read() == want
+    # The env fixture asserts the canary (incl. y) and /etc are unchanged.
+
+
 # ---- store behaviour -----------------------------------------------------
 
 def test_load_twice_no_work_and_fsck(env):
