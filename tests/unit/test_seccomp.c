@@ -35,26 +35,8 @@
   ((struct moat_strv) { .v = (char *[]) { __VA_ARGS__ },                       \
                         .n = sizeof ((char *[]) { __VA_ARGS__ }) / sizeof (char *) })
 
-/* A child must leave with exit_group itself: glibc's and the sanitizers'
-   exit paths make syscalls a filter may deny. */
-static __attribute__ ((noreturn)) void
-child_exit (int code)
-{
-  for (;;)
-    syscall (SYS_exit_group, code);
-}
-
-#define CHILD_CHECK(cond)                                                      \
-  do                                                                           \
-    {                                                                          \
-      if (!(cond))                                                             \
-        {                                                                      \
-          dprintf (2, "child check failed, line %d: %s (errno %d)\n",          \
-                   __LINE__, #cond, errno);                                    \
-          child_exit (1);                                                      \
-        }                                                                      \
-    }                                                                          \
-  while (0)
+#define CHILD_FAIL_CODE 1
+#include "test_child.h"
 
 /* Load PROG in a fresh child (with no_new_privs, as the init does) and run
    BODY there; returns the wait status. */

@@ -31,24 +31,8 @@
 
 #define BIT(cap) ((uint64_t) 1 << (cap))
 
-static __attribute__ ((noreturn)) void
-child_exit (int code)
-{
-  for (;;)
-    syscall (SYS_exit_group, code);
-}
-
-#define CHILD_CHECK(cond)                                                      \
-  do                                                                           \
-    {                                                                          \
-      if (!(cond))                                                             \
-        {                                                                      \
-          dprintf (2, "child check failed, line %d: %s (errno %d)\n",          \
-                   __LINE__, #cond, errno);                                    \
-          child_exit (3);                                                      \
-        }                                                                      \
-    }                                                                          \
-  while (0)
+#define CHILD_FAIL_CODE 3
+#include "test_child.h"
 
 typedef int (*child_fn) (void *arg, struct moat_error *err);
 
