@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <jansson.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +72,32 @@ moat_subid_range (const char *path, const char *user, long uid, uint32_t *start,
   return 0;
 }
 
+long
+moat_passwd_uid (const char *path, const char *user)
+{
+  cleanup_file FILE *f = fopen (path, "re");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+
+  if (f == NULL)
+    return -1;
+  while ((n = getline (&line, &cap, f)) >= 0)
+    {
+      char *rest = line, *name, *uid;
+      uint32_t v;
+
+      if (n > 0 && line[n - 1] == '\n')
+        line[n - 1] = '\0';
+      name = strsep (&rest, ":");
+      if (strcmp (name, user) != 0 || strsep (&rest, ":") == NULL)
+        continue;
+      uid = strsep (&rest, ":");
+      return uid && rest && parse_u32 (uid, &v) == 0 ? (long) v : -1;
+    }
+  return -1;
+}
+
 static int
 set_mapping (json_t *lx, const char *key, uint32_t host, uint32_t size, struct moat_error *err)
 {
@@ -89,8 +114,7 @@ apply_userns (json_t *doc, const char *subuid_path, const char *subgid_path, str
 {
   json_t *lx = json_object_get (doc, "linux");
   uint32_t ustart, ucount, gstart, gcount;
-  struct passwd *pw = getpwnam (MOAT_SUBID_USER);
-  long uid = pw ? (long) pw->pw_uid : -1;
+  long uid = moat_passwd_uid ("/etc/passwd", MOAT_SUBID_USER);
   int ru, rg;
 
   if (!json_is_object (lx))

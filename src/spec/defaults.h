@@ -24,6 +24,13 @@
 int moat_subid_range (const char *path, const char *user, long uid, uint32_t *start, uint32_t *count,
                       struct moat_error *err);
 
+/* The uid of USER in the passwd file PATH, or -1 (no such file, user or
+ * valid uid field).  Read directly rather than through getpwnam(): the moat
+ * executable is static, and glibc's NSS cannot be used safely from a static
+ * binary.  Only the local file counts, as for the shadow tools' subuid
+ * lookups. */
+long moat_passwd_uid (const char *path, const char *user);
+
 /* The config as a NUL-terminated JSON document (heap, free()).  Hardened:
  * data/default-spec.json with its user namespace mapped to the subordinate
  * ranges of MOAT_SUBID_USER in SUBUID_PATH and SUBGID_PATH (size capped at

@@ -96,6 +96,26 @@ test_subid_range (void **state)
   assert_true (moat_subid_range (p, "moat", -1, &start, &count, &err) < 0);
 }
 
+/* The static moat reads /etc/passwd itself instead of calling getpwnam(). */
+static void
+test_passwd_uid (void **state)
+{
+  char p[256];
+
+  (void) state;
+  write_file ("passwd",
+              "root:x:0:0:root:/root:/bin/sh\nmoatx:x:7:7::/:/bin/sh\nmoat:x:998:998:moat:/nonexistent:/usr/sbin/nologin\n",
+              p, sizeof p);
+  assert_int_equal (moat_passwd_uid (p, "moat"), 998);
+  assert_int_equal (moat_passwd_uid (p, "root"), 0);
+  assert_int_equal (moat_passwd_uid (p, "moa"), -1);
+  assert_int_equal (moat_passwd_uid (p, "nobody"), -1);
+  assert_int_equal (moat_passwd_uid ("/nonexistent/passwd", "moat"), -1);
+  write_file ("badpw", "moat:x:abc:1::/:/bin/sh\nshort:x\n", p, sizeof p);
+  assert_int_equal (moat_passwd_uid (p, "moat"), -1);
+  assert_int_equal (moat_passwd_uid (p, "short"), -1);
+}
+
 static void
 test_hardened (void **state)
 {
@@ -203,6 +223,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_subid_range, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_passwd_uid, setup, teardown),
     cmocka_unit_test (test_hardened),
     cmocka_unit_test_setup_teardown (test_hardened_subid, setup, teardown),
     cmocka_unit_test (test_compat),
