@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,45 @@ parse_create (int argc, char **argv, bool is_run, struct create_cli *cc, struct 
   return 0;
 }
 
+/* Whether the bundle's config asks for a user namespace of its own with id
+ * mappings: then the sealed re-exec may be unnecessary
+ * (moat_exe_unwritable_from), and create decides on the parsed spec.  Any
+ * other config re-execs sealed at once, before the config is parsed, so
+ * that the parse is not done twice. */
+static bool
+config_wants_own_userns (const char *bundle)
+{
+  char path[PATH_MAX];
+  json_t *doc, *lx, *ns, *v;
+  bool own = false;
+  size_t i;
+
+  snprintf (path, sizeof path, "%s/config.json", bundle ? bundle : ".");
+  doc = json_load_file (path, 0, NULL);
+  lx = json_object_get (doc, "linux");
+  ns = json_object_get (lx, "namespaces");
+  json_array_foreach (ns, i, v)
+    if (json_is_string (json_object_get (v, "type"))
+        && strcmp (json_string_value (json_object_get (v, "type")), "user") == 0
+        && json_object_get (v, "path") == NULL)
+      own = true;
+  own = own && json_array_size (json_object_get (lx, "uidMappings")) > 0
+        && json_array_size (json_object_get (lx, "gidMappings")) > 0;
+  json_decref (doc);
+  return own;
+}
+
+/* Before create: re-exec sealed now unless the config may not need it, and
+ * give create what it needs to re-exec after its own check. */
+static int
+seal_before_create (struct moat_cli *cli, struct create_cli *cc, struct moat_error *err)
+{
+  cc->o.seal_argv = cli->full_argv;
+  if (config_wants_own_userns (cc->o.bundle))
+    return 0;
+  return moat_exe_ensure_sealed (cli->full_argv, err);
+}
+
 int
 cmd_create (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
 {
@@ -98,7 +138,7 @@ cmd_create (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
 
   if (r < 0)
     return r;
-  if (moat_exe_ensure_sealed (cli->full_argv, err) < 0)
+  if (seal_before_create (cli, &cc, err) < 0)
     return MOAT_CLI_ERROR;
   if (moat_container_create (&cli->ctx, &cc.o, &out, err) < 0)
     return MOAT_CLI_ERROR;
@@ -120,7 +160,7 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   r = parse_create (argc, argv, true, &cc, err);
   if (r < 0)
     return r;
-  if (moat_exe_ensure_sealed (cli->full_argv, err) < 0)
+  if (seal_before_create (cli, &cc, err) < 0)
     return MOAT_CLI_ERROR;
   /* In the general spawn path the init is our grandchild: as a subreaper we
      still get to wait for it. */

@@ -222,6 +222,10 @@ create_validate (struct create_txn *t, const struct moat_create_opts *o, struct 
     return moat_error_wrap (err, "config.json");
   if (moat_spec_parse (t->config_text, len, &t->spec, err) < 0)
     return moat_error_wrap (err, "config.json");
+  /* CVE-2019-5736: decided on the parsed spec, before anything is made (a
+     re-exec starts this command again). */
+  if (moat_exe_seal_for (&t->spec, o->seal_argv, err) < 0)
+    return -1;
   /* Admission: before any state dir, cgroup or process exists. */
   if (moat_policy_admit (&t->spec, o->id, err) < 0)
     return -1;

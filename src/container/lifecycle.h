@@ -25,6 +25,7 @@ struct moat_create_opts
   bool no_pivot;
   bool no_new_keyring;
   bool want_pty_master;       /* foreground `run` of a terminal process without --console-socket */
+  char **seal_argv;           /* argv to re-exec sealed with when the spec needs it (moat_exe_seal_for) */
 };
 
 struct moat_created

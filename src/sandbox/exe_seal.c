@@ -3,15 +3,21 @@
  * runtime process entering its namespaces gets a handle to the host runtime
  * binary and can overwrite it.  moat re-executes itself from a sealed memfd
  * copy before it spawns or joins a container, so the only binary reachable
- * that way is an immutable anonymous copy. */
+ * that way is an immutable anonymous copy.  The one exception is a container
+ * whose own user namespace makes the write impossible for the kernel's DAC
+ * check (moat_exe_unwritable_from, below): it is created without the extra
+ * exec. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <elf.h>
 #include <unistd.h>
 
@@ -96,4 +102,86 @@ moat_exe_ensure_sealed (char **argv, struct moat_error *err)
     return moat_err (err, errno, "seal the memfd");
   fexecve (mfd, argv, environ);
   return moat_err (err, errno, "re-exec from the sealed memfd");
+}
+
+static bool
+id_mapped (const struct moat_id_map *m, size_t n, uint32_t host_id)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (host_id >= m[i].host_id && (uint64_t) host_id - m[i].host_id < m[i].size)
+      return true;
+  return false;
+}
+
+/* Filesystems whose permission check is the generic inode DAC check
+ * (generic_permission), so that the reasoning below holds.  FUSE, NFS, CIFS
+ * and the like decide elsewhere and are not on the list. */
+static bool
+dac_filesystem (long type)
+{
+  switch ((unsigned long) type)
+    {
+    case EXT4_SUPER_MAGIC: /* also ext2 and ext3 */
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case OVERLAYFS_SUPER_MAGIC: /* checks the overlay inode and the real one */
+      return true;
+    default:
+      return false;
+    }
+}
+
+/* Every process of a container in a user namespace that moat creates runs
+ * with ids from the spec's mappings, whatever it does inside: setuid and
+ * setgroups accept only mapped ids, the kernel ignores the set-id bits and
+ * file capabilities of a file whose owner is unmapped, and a nested user
+ * namespace maps a subset.  (Supplementary groups inherited from moat would
+ * be unmapped: condition 3 makes them irrelevant.)  Opening our binary for
+ * writing then needs, from such a process:
+ *   - the owner class: its fsuid equal to the owner, excluded by (1);
+ *   - CAP_DAC_OVERRIDE, or CAP_FOWNER/CAP_CHOWN to chmod or chown it first:
+ *     capabilities in a user namespace count on an inode only when its owner
+ *     and group are both mapped there (capable_wrt_inode_uidgid), excluded by
+ *     (1) and (2);
+ *   - the group or other class with a write bit, excluded by (3); a POSIX ACL
+ *     cannot add one, because named entries are capped by the mask, which is
+ *     what the group bits show when an ACL is set.
+ * So the kernel refuses the open with EACCES, for any handle to the binary a
+ * container process could obtain (/proc/PID/exe of any moat process, or
+ * #!/proc/self/exe run by the init's execve), and the sealed copy adds
+ * nothing.  This holds only on filesystems that use that check (4), and only
+ * for a user namespace moat creates itself from the spec's mappings: a joined
+ * one (by path) maps ids we do not know here.  The property is tested by
+ * tests/escapes/test_cve_2019_5736_exe.py, exploit included. */
+bool
+moat_exe_unwritable_from (const struct moat_spec *spec)
+{
+  const struct moat_namespace *userns = moat_spec_namespace (spec, CLONE_NEWUSER);
+  cleanup_fd int fd = -1;
+  struct stat st;
+  struct statfs sfs;
+
+  if (userns == NULL || userns->path != NULL || spec->linux.n_uid_mappings == 0
+      || spec->linux.n_gid_mappings == 0)
+    return false;
+  fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat (fd, &st) < 0 || fstatfs (fd, &sfs) < 0 || !S_ISREG (st.st_mode))
+    return false;
+  return !id_mapped (spec->linux.uid_mappings, spec->linux.n_uid_mappings, st.st_uid) /* 1 */
+         && !id_mapped (spec->linux.gid_mappings, spec->linux.n_gid_mappings, st.st_gid) /* 2 */
+         && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0                                     /* 3 */
+         && dac_filesystem ((long) sfs.f_type);                                          /* 4 */
+}
+
+int
+moat_exe_seal_for (const struct moat_spec *spec, char **argv, struct moat_error *err)
+{
+  if (moat_exe_is_sealed () || moat_exe_unwritable_from (spec))
+    return 0;
+  if (argv == NULL)
+    return moat_err (err, EPERM, "not running from a sealed copy of the moat binary (CVE-2019-5736)");
+  return moat_exe_ensure_sealed (argv, err);
 }

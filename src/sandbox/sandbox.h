@@ -107,5 +107,15 @@ void moat_console_relay_step (int master, bool *stdin_open, bool *done);
  * binary, re-executing ourselves when not (CVE-2019-5736). */
 int moat_exe_ensure_sealed (char **argv, struct moat_error *err);
 bool moat_exe_is_sealed (void);
+/* True when no process of SPEC's container can open our binary for writing:
+ * its user namespace (created by moat from the spec's mappings) maps neither
+ * the binary's owner nor its group, the binary has no group or other write
+ * bit, and it lives on a filesystem with the kernel's generic DAC check.
+ * The reasoning is beside the definition. */
+bool moat_exe_unwritable_from (const struct moat_spec *spec);
+/* Before a container of SPEC is spawned: return 0 when we run sealed or
+ * moat_exe_unwritable_from(SPEC); otherwise re-exec sealed with ARGV (this
+ * call then does not return), or fail when ARGV is NULL. */
+int moat_exe_seal_for (const struct moat_spec *spec, char **argv, struct moat_error *err);
 
 #endif

@@ -1,13 +1,23 @@
-"""CVE-2019-5736: the container must never reach the host runtime binary
-through /proc/<pid>/exe: the waiting init (and every runtime helper visible
-in the container) is a sealed memfd copy, its exe cannot be opened for
-writing, and the host binary is byte-identical after a hostile run."""
+"""CVE-2019-5736: no container process may ever write the host runtime
+binary.  A container without a user namespace (or whose user namespace could
+write the binary) only ever sees a sealed memfd copy as the runtime's exe; a
+container in a user namespace that maps neither the binary's owner nor its
+group may see the host binary itself, which the kernel's DAC check then keeps
+it from opening for writing.  The exploit itself (the init exec'ing a
+"#!/proc/self/exe" script, a handle held until the runtime exits, then a
+reopen for writing) runs against each case, and the host binary is
+byte-identical after every hostile run."""
 
 import fcntl
 import os
+import shutil
+import subprocess
 
-from moat_testlib import (IS_RUNC, MOAT_BIN, new_id, parse_scan_lines,
-                          probe_json, read_text, sha256, wait_for)
+import pytest
+
+from moat_testlib import (IS_RUNC, MOAT_BIN, USERNS_HOST_ID, new_id,
+                          parse_scan_lines, probe_json, read_text, sha256,
+                          wait_for)
 
 F_GET_SEALS = 1034
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
@@ -15,8 +25,10 @@ HOST_BIN = os.path.realpath(MOAT_BIN)
 
 
 def test_waiting_init_exe_is_sealed_memfd(moat, make_bundle):
+    """Without a user namespace container root may own the host binary: the
+    waiting init must be a sealed copy."""
     before = sha256(MOAT_BIN)
-    b = make_bundle(args=["/bin/moat-probe", "sleep", "30"], userns=True)
+    b = make_bundle(args=["/bin/moat-probe", "sleep", "30"], userns=False)
     cid = new_id()
     moat.create(b, cid).ok()
     pid = moat.state(cid)["pid"]
@@ -82,3 +94,98 @@ def test_hostile_init_during_execs(moat, make_bundle, hostile_scan_loop):
             assert p["exe"] is None or not p["exe"].startswith(os.path.dirname(HOST_BIN) + "/"), p
     assert seen
     assert sha256(MOAT_BIN) == before, "the host runtime binary changed"
+
+
+def _copy_libs(binary, rootfs):
+    """A dynamically linked runtime (an ASan build) needs its loader and
+    libraries inside the rootfs to run there as the exploit makes it."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0] if parts else ""
+        if path.startswith("/") and os.path.exists(path):
+            dst = os.path.join(rootfs, path.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(path, dst)
+
+
+def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755):
+    """Run the CVE-2019-5736 exploit against a copy of the runtime binary
+    owned by OWNER (host uid and gid) with MODE.  Returns (probe result, the
+    copy's path)."""
+    binary = os.path.join(test_dir, "runtime", "moat")
+    os.makedirs(os.path.dirname(binary))
+    shutil.copy2(MOAT_BIN, binary)
+    os.chown(binary, owner, owner)
+    os.chmod(binary, mode)
+    moat.bin = binary
+    before = sha256(binary)
+    # No pid namespace: the runtime-as-container-process may exit without
+    # taking the exec'd probe with it.  A user namespace cannot mount a procfs
+    # of a pid namespace it does not own: the host's /proc is bound (beside
+    # /proc, where moat only accepts a fresh procfs).
+    b = make_bundle(args=["/evil"], userns=userns, seccomp=False, readonly=False,
+                    namespaces=["network", "ipc", "uts", "mount", "cgroup"]
+                    + (["user"] if userns else []),
+                    std_mounts=False, masked=[], readonly_paths=[],
+                    mounts=[{"destination": "/hostproc", "type": "bind",
+                             "source": "/proc", "options": ["rbind", "ro"]},
+                            {"destination": "/dev", "type": "tmpfs",
+                             "source": "tmpfs", "options": ["nosuid", "mode=755"]}])
+    with open(os.path.join(b.rootfs, "evil"), "w") as f:
+        # The init's execve runs this script's interpreter, the runtime's
+        # /proc/self/exe, as the container process; --log makes it block
+        # opening the FIFO for writing until the probe opens it.
+        f.write("#!/hostproc/self/exe --log=/fifo\n")
+    os.chmod(os.path.join(b.rootfs, "evil"), 0o755)
+    os.mkfifo(os.path.join(b.rootfs, "fifo"))
+    os.makedirs(os.path.join(b.rootfs, "hostproc"))
+    os.chmod(os.path.join(b.rootfs, "fifo"), 0o666)
+    _copy_libs(binary, b.rootfs)
+    cid = new_id()
+    moat.create(b, cid).ok()
+    pid = moat.state(cid)["pid"]
+    moat("start", cid).ok()
+    # Detached: a moat exec waiting for the probe would keep its own exe
+    # text-busy (harmless when sealed, but it would hide an unsealed one).
+    r = moat("exec", "--detach", cid, "/bin/moat-probe", "exe-reopen", "/hostproc",
+             str(pid), "/fifo")
+    assert r.rc == 0, r
+    wait_for(lambda: '"write"' in read_text(r.out_path), timeout=15, what="the exploit probe")
+    res = probe_json(read_text(r.out_path))
+    moat.wait_status(cid, "stopped")
+    assert sha256(binary) == before, "the runtime binary changed"
+    # Not vacuous: the container really held a handle to the runtime's exe.
+    assert res["hold"] == "ok" and res["fifo"] == "ok", res
+    assert res["write"] != "ok", f"the container wrote the runtime binary: {res}"
+    return res, binary
+
+
+def test_exploit_without_userns_meets_a_sealed_copy(moat, make_bundle, test_dir):
+    res, binary = _exploit(moat, make_bundle, test_dir, userns=False)
+    assert res["target"] != binary
+    if not IS_RUNC:
+        assert res["target"].startswith("/memfd:"), res
+
+
+def test_exploit_in_unmapping_userns_is_refused_by_dac(moat, make_bundle, test_dir):
+    """The binary's owner and group (host root) are outside the container's
+    mappings and it has no group/other write bit: moat skips the sealed
+    re-exec, and the exploit's reopen is refused with EACCES."""
+    res, binary = _exploit(moat, make_bundle, test_dir, userns=True)
+    if not IS_RUNC:
+        assert res["target"] == binary, res
+        assert res["reopen_wronly"] == "EACCES", res
+
+
+@pytest.mark.parametrize("owner,mode", [(USERNS_HOST_ID, 0o755), (0, 0o757),
+                                        (0, 0o775)],
+                         ids=["owner-mapped", "other-writable", "group-writable"])
+def test_exploit_in_userns_that_could_write_meets_a_sealed_copy(
+        moat, make_bundle, test_dir, owner, mode):
+    """A binary the container's ids could write (owned by a mapped id, or
+    writable by group or other): moat must re-exec sealed."""
+    res, binary = _exploit(moat, make_bundle, test_dir, userns=True,
+                           owner=owner, mode=mode)
+    if not IS_RUNC:
+        assert res["target"].startswith("/memfd:"), res

@@ -856,6 +856,60 @@ cmd_exe (const char *pid)
   return 0;
 }
 
+/* CVE-2019-5736 as the exploit does it: hold a read-only handle to the exe
+ * of PID in the procfs at PROC (a runtime binary running as a container process after the init
+ * exec'd a "#!/proc/self/exe" script), let that process exit by opening FIFO
+ * (it blocks opening FIFO for writing), then reopen the handle for writing
+ * once it is no longer text-busy (retrying for 5 s).  If that works, write back the byte already
+ * at offset 0: the file's content never changes, but a successful write shows
+ * the binary was writable. */
+static int
+cmd_exe_reopen (const char *proc, const char *pid, const char *fifo)
+{
+  char path[PATH_MAX], target[PATH_MAX], self[PATH_MAX], b;
+  int fd, ffd, wfd;
+  ssize_t l;
+
+  snprintf (path, sizeof path, "%s/%s/exe", proc, pid);
+  obj_begin ();
+  l = readlink (path, target, sizeof target - 1);
+  target[l < 0 ? 0 : l] = 0;
+  kv_str ("target", l < 0 ? NULL : target);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  kv_str ("hold", fd < 0 ? errname (errno) : "ok");
+  ffd = open (fifo, O_RDONLY | O_CLOEXEC);
+  kv_str ("fifo", ffd < 0 ? errname (errno) : "ok");
+  /* EOF: the writer closed the FIFO when it exited, after its mm (and so the
+     text-busy mark on its exe) was released. */
+  while (ffd >= 0 && read (ffd, &b, 1) > 0)
+    ;
+  if (fd < 0)
+    {
+      obj_end ();
+      putchar ('\n');
+      return 1;
+    }
+  snprintf (self, sizeof self, "%s/self/fd/%d", proc, fd);
+  /* As the exploit does, wait out ETXTBSY (another process still executing
+     the same file). */
+  for (int i = 0; (wfd = open (self, O_WRONLY | O_CLOEXEC)) < 0 && errno == ETXTBSY && i < 500; i++)
+    usleep (10000);
+  kv_str ("reopen_wronly", wfd < 0 ? errname (errno) : "ok");
+  if (wfd >= 0)
+    {
+      if (pread (fd, &b, 1, 0) != 1)
+        kv_str ("write", errname (errno));
+      else
+        kv_str ("write", pwrite (wfd, &b, 1, 0) == 1 ? "ok" : errname (errno));
+      close (wfd);
+    }
+  else
+    kv_str ("write", "not opened");
+  obj_end ();
+  putchar ('\n');
+  return 0;
+}
+
 static int
 cmd_fork_bomb (long max)
 {
@@ -996,7 +1050,8 @@ static int
 usage (void)
 {
   fputs ("usage: moat-probe status | syscall NAME... | write PATH [DATA] |"
-         " read PATH | stat PATH | mountinfo | exe PID | scan | fork-bomb N |"
+         " read PATH | stat PATH | mountinfo | exe PID | exe-reopen PROC PID FIFO | scan |"
+         " fork-bomb N |"
          " sleep S | exit N\n",
          stderr);
   return 2;
@@ -1025,6 +1080,8 @@ main (int argc, char **argv)
     rc = cmd_mountinfo ();
   else if (!strcmp (cmd, "exe") && argc == 3)
     rc = cmd_exe (argv[2]);
+  else if (!strcmp (cmd, "exe-reopen") && argc == 5)
+    rc = cmd_exe_reopen (argv[2], argv[3], argv[4]);
   else if (!strcmp (cmd, "fork-bomb") && argc == 3)
     rc = cmd_fork_bomb (atol (argv[2]));
   else if (!strcmp (cmd, "sleep") && argc == 3)
