@@ -99,12 +99,19 @@ static bool
 config_wants_own_userns (const char *bundle)
 {
   char path[PATH_MAX];
+  cleanup_free char *text = NULL;
   json_t *doc, *lx, *ns, *v;
   bool own = false;
-  size_t i;
+  size_t i, len;
+  struct moat_error ignored;
 
   snprintf (path, sizeof path, "%s/config.json", bundle ? bundle : ".");
-  doc = json_load_file (path, 0, NULL);
+  /* Without the key spelled out there are no mappings (an escaped spelling
+     only costs the early re-exec): most configs are not parsed here. */
+  if (moat_read_file_at (AT_FDCWD, path, 4 << 20, &text, &len, &ignored) < 0
+      || memmem (text, len, "\"uidMappings\"", 13) == NULL)
+    return false;
+  doc = json_loadb (text, len, 0, NULL);
   lx = json_object_get (doc, "linux");
   ns = json_object_get (lx, "namespaces");
   json_array_foreach (ns, i, v)
@@ -124,7 +131,7 @@ static int
 seal_before_create (struct moat_cli *cli, struct create_cli *cc, struct moat_error *err)
 {
   cc->o.seal_argv = cli->full_argv;
-  if (config_wants_own_userns (cc->o.bundle))
+  if (moat_exe_is_sealed () || config_wants_own_userns (cc->o.bundle))
     return 0;
   return moat_exe_ensure_sealed (cli->full_argv, err);
 }

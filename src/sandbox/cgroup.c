@@ -384,6 +384,39 @@ v1_from_mountinfo (const char *root, struct hier **h, size_t *n, struct moat_err
   return 0;
 }
 
+/* The v1 hierarchies below ROOT, from mountinfo read once per process: one
+   `run` lays out the container's cgroups four times (create, start's status
+   check, the OOM count after the process exits, delete), and hierarchies are
+   mounted at boot, not while a command runs. */
+static int
+v1_hierarchies (const char *root, struct hier **h, size_t *n, struct moat_error *err)
+{
+  static char *cached_root;
+  static struct hier *cached;
+  static size_t n_cached;
+
+  if (cached_root == NULL || strcmp (cached_root, root) != 0)
+    {
+      struct hier *fresh = NULL;
+      size_t n_fresh = 0;
+
+      if (v1_from_mountinfo (root, &fresh, &n_fresh, err) < 0)
+        {
+          hiers_free (fresh, n_fresh);
+          return -1;
+        }
+      hiers_free (cached, n_cached);
+      free (cached_root);
+      cached = fresh;
+      n_cached = n_fresh;
+      cached_root = strdup (root);
+    }
+  for (size_t i = 0; i < n_cached; i++)
+    if (hiers_add (h, n, cached[i].dirname, cached[i].controllers, err) < 0)
+      return -1;
+  return 0;
+}
+
 /* A fake tree (MOAT_CGROUP_MODE set): every real directory below the root but
    "unified" is a hierarchy named after its controllers. */
 static int
@@ -476,7 +509,7 @@ cg_layout (struct moat_cgroup *cg, const char *path, struct moat_error *err)
       cg->unified_dir = join3 (cg->root, "", cg->path);
       return cg->unified_dir ? 0 : moat_err (err, ENOMEM, "cgroup layout");
     }
-  if ((fake ? v1_from_dir : v1_from_mountinfo) (cg->root, &h, &nh, err) < 0)
+  if ((fake ? v1_from_dir : v1_hierarchies) (cg->root, &h, &nh, err) < 0)
     goto out;
   if (nh == 0)
     {

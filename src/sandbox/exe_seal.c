@@ -60,13 +60,19 @@ loadable_extent (int fd, off_t size)
 bool
 moat_exe_is_sealed (void)
 {
-  cleanup_fd int fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  /* Our executable does not change while we run: asked once. */
+  static int sealed = -1;
+  cleanup_fd int fd = -1;
   int seals;
 
+  if (sealed >= 0)
+    return sealed;
+  fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return false;
   seals = fcntl (fd, F_GET_SEALS);
-  return seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS;
+  sealed = seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS;
+  return sealed;
 }
 
 int
