@@ -7,14 +7,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/cleanup.h"
 
+/* Whether PATH names the file we run from: not so for a sealed copy, whose
+ * /proc/self/exe reads "/memfd:..." or a path inside moat's private overlay. */
+static bool
+is_own_exe (const char *path)
+{
+  struct stat a, b;
+
+  return stat (path, &a) == 0 && stat ("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* The directory of moat's real executable.  Image commands never run from
- * the sealed memfd copy, but if they do (/proc/self/exe reads "/memfd:..."),
- * argv[0] resolved with realpath (or looked up in PATH) is used instead. */
+ * a sealed copy, but if they do, argv[0] resolved with realpath (or looked
+ * up in PATH) is used instead. */
 static int
 exe_dir (const char *argv0, char *buf, size_t size, struct moat_error *err)
 {
@@ -22,8 +33,11 @@ exe_dir (const char *argv0, char *buf, size_t size, struct moat_error *err)
   ssize_t n = readlink ("/proc/self/exe", tmp, sizeof tmp - 1);
   char *slash;
 
-  if (n > 0 && tmp[0] == '/' && strncmp (tmp, "/memfd:", 7) != 0)
-    tmp[n] = '\0';
+  tmp[n > 0 ? n : 0] = '\0';
+  if (tmp[0] == '/' && is_own_exe (tmp))
+    {
+      /* tmp is the real executable. */
+    }
   else if (strchr (argv0, '/'))
     {
       if (realpath (argv0, tmp) == NULL)

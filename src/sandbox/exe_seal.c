@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* CVE-2019-5736: a container process that can open /proc/PID/exe of a
  * runtime process entering its namespaces gets a handle to the host runtime
- * binary and can overwrite it.  moat re-executes itself from a sealed memfd
- * copy before it spawns or joins a container, so the only binary reachable
- * that way is an immutable anonymous copy.  The one exception is a container
+ * binary and can overwrite it.  moat re-executes itself from a sealed copy
+ * before it spawns or joins a container, so the only binary reachable that way
+ * cannot be written: preferably the binary seen through a private, lower-only
+ * overlayfs (read-only in its superblock, which no mount flag can undo, and no
+ * copy made), else a sealed memfd copy.  The one exception is a container
  * whose own user namespace makes the write impossible for the kernel's DAC
  * check (moat_exe_unwritable_from, below): it is created without the extra
  * exec. */
@@ -15,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <elf.h>
 #include <unistd.h>
@@ -57,12 +62,26 @@ loadable_extent (int fd, off_t size)
   return end > 0 && end <= size ? end : size;
 }
 
+/* Set in the environment of the re-exec from the overlay, so that only the
+ * overlay moat made itself counts as sealed (not a binary that happens to be
+ * installed on some read-only overlay).  Removed once read. */
+#define SEALED_ENV "MOAT_SEALED_EXE"
+
+static bool
+on_readonly_overlay (int fd)
+{
+  struct statfs sfs;
+
+  return fstatfs (fd, &sfs) == 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC && (sfs.f_flags & ST_RDONLY);
+}
+
 bool
 moat_exe_is_sealed (void)
 {
   /* Our executable does not change while we run: asked once. */
   static int sealed = -1;
   cleanup_fd int fd = -1;
+  const char *mark = getenv (SEALED_ENV);
   int seals;
 
   if (sealed >= 0)
@@ -71,8 +90,70 @@ moat_exe_is_sealed (void)
   if (fd < 0)
     return false;
   seals = fcntl (fd, F_GET_SEALS);
-  sealed = seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS;
+  sealed = (seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS)
+           || (mark && strcmp (mark, "overlay") == 0 && on_readonly_overlay (fd));
+  unsetenv (SEALED_ENV);
   return sealed;
+}
+
+/* The second lower layer: an empty read-only tmpfs (a lower-only overlay
+ * needs two layers, and they may not overlap). */
+static int
+empty_layer (void)
+{
+  cleanup_fd int fs = fsopen ("tmpfs", FSOPEN_CLOEXEC);
+
+  if (fs < 0 || fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return -1;
+  return fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+}
+
+/* Re-exec through a private overlayfs whose two lower layers are the
+ * binary's directory and an empty tmpfs: a lower-only overlay has a read-only
+ * superblock, its layers are read-only private clones, and the mappings of
+ * the executable point at the real file on such a clone (runc does the same
+ * since 1.2).  Layers are passed as fds ("lowerdir+", Linux 6.13): a detached
+ * mount has no path.  Returns, with errno, only when the overlay cannot be
+ * used; the caller then copies into a memfd. */
+static void
+exec_from_overlay (int exe, char **argv)
+{
+  char path[PATH_MAX], *slash;
+  cleanup_fd int dir = -1, empty = -1, ofs = -1, omnt = -1, bin = -1;
+  struct stat real, seen;
+  ssize_t n = readlink ("/proc/self/exe", path, sizeof path - 1);
+  extern char **environ;
+
+  if (n <= 0 || fstat (exe, &real) < 0)
+    return;
+  path[n] = '\0';
+  slash = strrchr (path, '/');
+  if (path[0] != '/' || slash == NULL || strstr (path, " (deleted)"))
+    return;
+  *slash = '\0';
+  dir = open (slash == path ? "/" : path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  empty = empty_layer ();
+  ofs = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (dir < 0 || empty < 0 || ofs < 0 || fsconfig (ofs, FSCONFIG_SET_FD, "lowerdir+", NULL, dir) < 0
+      || fsconfig (ofs, FSCONFIG_SET_FD, "lowerdir+", NULL, empty) < 0)
+    return;
+  /* Inode numbers do not matter here; with xino off overlayfs logs nothing. */
+  fsconfig (ofs, FSCONFIG_SET_STRING, "xino", "off", 0);
+  if (fsconfig (ofs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return;
+  omnt = fsmount (ofs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (omnt < 0)
+    return;
+  bin = openat (omnt, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  /* The same file as ours, as far as overlayfs lets us tell (it remaps inode
+     numbers): a binary replaced since we started is not what we re-exec. */
+  if (bin < 0 || fstat (bin, &seen) < 0 || !S_ISREG (seen.st_mode) || seen.st_size != real.st_size
+      || seen.st_mtim.tv_sec != real.st_mtim.tv_sec || seen.st_mtim.tv_nsec != real.st_mtim.tv_nsec)
+    return;
+  if (setenv (SEALED_ENV, "overlay", 1) < 0)
+    return;
+  syscall (SYS_execveat, bin, "", argv, environ, AT_EMPTY_PATH);
+  unsetenv (SEALED_ENV);
 }
 
 int
@@ -89,6 +170,7 @@ moat_exe_ensure_sealed (char **argv, struct moat_error *err)
   src = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (src < 0 || fstat (src, &st) < 0)
     return moat_err (err, errno, "open /proc/self/exe");
+  exec_from_overlay (src, argv);
   /* MFD_EXEC: kernels with vm.memfd_noexec would otherwise create it noexec. */
   mfd = memfd_create ("moat", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
   if (mfd < 0 && errno == EINVAL)

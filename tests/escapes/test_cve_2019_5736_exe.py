@@ -1,6 +1,7 @@
 """CVE-2019-5736: no container process may ever write the host runtime
 binary.  A container without a user namespace (or whose user namespace could
-write the binary) only ever sees a sealed memfd copy as the runtime's exe; a
+write the binary) only ever sees a sealed copy as the runtime's exe (the
+binary through a private read-only overlayfs, or a sealed memfd); a
 container in a user namespace that maps neither the binary's owner nor its
 group may see the host binary itself, which the kernel's DAC check then keeps
 it from opening for writing.  The exploit itself (the init exec'ing a
@@ -8,6 +9,7 @@ it from opening for writing.  The exploit itself (the init exec'ing a
 reopen for writing) runs against each case, and the host binary is
 byte-identical after every hostile run."""
 
+import errno
 import fcntl
 import os
 import shutil
@@ -24,9 +26,36 @@ F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 HOST_BIN = os.path.realpath(MOAT_BIN)
 
 
-def test_waiting_init_exe_is_sealed_memfd(moat, make_bundle):
+def _sealed_kind(pid):
+    """How the runtime process PID's exe is protected, seen by host root:
+    "memfd" (a sealed memfd copy) or "overlay" (a read-only superblock: even
+    host root's write open fails with EROFS).  Fails the test otherwise."""
+    fd = os.open(f"/proc/{pid}/exe", os.O_RDONLY)
+    try:
+        try:
+            seals = fcntl.fcntl(fd, F_GET_SEALS)
+        except OSError:
+            seals = None
+        ro = os.fstatvfs(fd).f_flag & os.ST_RDONLY
+    finally:
+        os.close(fd)
+    if seals is not None:
+        want = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
+        assert seals & want == want, f"memfd seals {seals:#x}"
+        return "memfd"
+    assert ro, f"exe of {pid} is neither a sealed memfd nor read-only"
+    try:
+        os.close(os.open(f"/proc/{pid}/exe", os.O_WRONLY))
+        raise AssertionError(f"exe of {pid} opened O_WRONLY from the host")
+    except OSError as e:
+        assert e.errno == errno.EROFS, e
+    return "overlay"
+
+
+def test_waiting_init_exe_is_a_sealed_copy(moat, make_bundle):
     """Without a user namespace container root may own the host binary: the
-    waiting init must be a sealed copy."""
+    waiting init must run from a sealed copy (a memfd, or the binary through
+    a private read-only overlayfs)."""
     before = sha256(MOAT_BIN)
     b = make_bundle(args=["/bin/moat-probe", "sleep", "30"], userns=False)
     cid = new_id()
@@ -35,16 +64,8 @@ def test_waiting_init_exe_is_sealed_memfd(moat, make_bundle):
     target = os.readlink(f"/proc/{pid}/exe")
     assert os.path.realpath(target) != HOST_BIN and target != HOST_BIN, target
     if not IS_RUNC:
-        assert target.startswith("/memfd:"), f"init exe is {target!r}, not a memfd"
-    if target.startswith("/memfd:"):
-        fd = os.open(f"/proc/{pid}/exe", os.O_RDONLY)
-        try:
-            seals = fcntl.fcntl(fd, F_GET_SEALS)
-        finally:
-            os.close(fd)
-        want = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
-        assert seals & want == want, f"memfd seals {seals:#x}"
-    # Even host root cannot open it for writing (sealed / text busy).
+        _sealed_kind(pid)
+    # Even host root cannot open it for writing (sealed / read-only / busy).
     try:
         fd = os.open(f"/proc/{pid}/exe", os.O_WRONLY)
         os.close(fd)
@@ -52,7 +73,8 @@ def test_waiting_init_exe_is_sealed_memfd(moat, make_bundle):
     except OSError:
         pass
     # From inside the container (an exec'd probe, if exec before start is
-    # supported) the init's exe is unreadable or a memfd, never writable.
+    # supported) the init's exe is unreadable or the sealed copy, never
+    # writable.
     r = moat("exec", cid, "/bin/moat-probe", "exe", "1")
     if r.rc == 0:
         res = probe_json(r.out)
@@ -109,11 +131,12 @@ def _copy_libs(binary, rootfs):
             shutil.copy2(path, dst)
 
 
-def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755):
+def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755,
+             bindir="runtime"):
     """Run the CVE-2019-5736 exploit against a copy of the runtime binary
-    owned by OWNER (host uid and gid) with MODE.  Returns (probe result, the
-    copy's path)."""
-    binary = os.path.join(test_dir, "runtime", "moat")
+    owned by OWNER (host uid and gid) with MODE, in BINDIR.  Returns (probe
+    result, the copy's path)."""
+    binary = os.path.join(test_dir, bindir, "moat")
     os.makedirs(os.path.dirname(binary))
     shutil.copy2(MOAT_BIN, binary)
     os.chown(binary, owner, owner)
@@ -161,9 +184,27 @@ def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755):
     return res, binary
 
 
+def _met_sealed_copy(res, binary):
+    """The exploit held the sealed copy: a memfd whose seals refuse the write,
+    or the binary through a read-only overlayfs whose reopen is refused."""
+    assert res["target"] != binary, res
+    if not IS_RUNC:
+        assert (res["target"].startswith("/memfd:") and res["write"] == "EPERM") \
+            or res["reopen_wronly"] == "EROFS", res
+
+
 def test_exploit_without_userns_meets_a_sealed_copy(moat, make_bundle, test_dir):
     res, binary = _exploit(moat, make_bundle, test_dir, userns=False)
-    assert res["target"] != binary
+    _met_sealed_copy(res, binary)
+
+
+def test_exploit_meets_the_memfd_fallback(moat, make_bundle, test_dir):
+    """moat does not build its overlay for a binary whose path reads as
+    deleted (it could not tell the file from a replaced one): the sealed
+    memfd copy it falls back to must hold as well."""
+    res, binary = _exploit(moat, make_bundle, test_dir, userns=False,
+                           bindir="runtime (deleted)")
+    _met_sealed_copy(res, binary)
     if not IS_RUNC:
         assert res["target"].startswith("/memfd:"), res
 
@@ -187,5 +228,4 @@ def test_exploit_in_userns_that_could_write_meets_a_sealed_copy(
     writable by group or other): moat must re-exec sealed."""
     res, binary = _exploit(moat, make_bundle, test_dir, userns=True,
                            owner=owner, mode=mode)
-    if not IS_RUNC:
-        assert res["target"].startswith("/memfd:"), res
+    _met_sealed_copy(res, binary)
