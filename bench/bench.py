@@ -219,17 +219,23 @@ def make_bundle(base):
 DEVNULL = None
 
 
-def spawn(argv):
-  """posix_spawn + wait4: wall seconds, exit status, ru_maxrss (KiB; not
-  meaningful for RSS, see spawn_rss)."""
+def spawn_rusage(argv):
+  """posix_spawn + wait4: wall seconds, exit status, and the rusage of ARGV
+  and the descendants it reaped."""
   t0 = time.perf_counter()
   pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
       (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
       (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
       (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)])
   _, status, ru = os.wait4(pid, 0)
-  return time.perf_counter() - t0, os.waitstatus_to_exitcode(status), \
-      ru.ru_maxrss
+  return time.perf_counter() - t0, os.waitstatus_to_exitcode(status), ru
+
+
+def spawn(argv):
+  """Wall seconds, exit status, ru_maxrss (KiB; not meaningful for RSS, see
+  spawn_rss)."""
+  dt, rc, ru = spawn_rusage(argv)
+  return dt, rc, ru.ru_maxrss
 
 
 def spawn_rss(argv):

@@ -103,8 +103,9 @@ int moat_send_fd (int sock, const void *data, size_t len, int fd, struct moat_er
 /* Copy between our stdio and MASTER until the container side closes (foreground run -t). */
 void moat_console_relay_step (int master, bool *stdin_open, bool *done);
 
-/* Exe sealing (exe_seal.c): make sure we run from a sealed memfd copy of our
- * binary, re-executing ourselves when not (CVE-2019-5736). */
+/* Exe sealing (exe_seal.c): make sure we run from a sealed copy of our binary
+ * (through a private read-only overlayfs, else a sealed memfd), re-executing
+ * ourselves when not (CVE-2019-5736). */
 int moat_exe_ensure_sealed (char **argv, struct moat_error *err);
 bool moat_exe_is_sealed (void);
 /* True when no process of SPEC's container can open our binary for writing:
