@@ -174,6 +174,7 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   if (!cc.detach)
     prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   cc.o.want_pty_master = !cc.detach && cc.o.console_socket == NULL;
+  cc.o.start_over_sync = true;
   if (moat_container_create (&cli->ctx, &cc.o, &out, err) < 0)
     return MOAT_CLI_ERROR;
   /* From the moment the process runs, a signal to us is for it: block them
@@ -181,7 +182,9 @@ cmd_run (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   sigfillset (&all);
   if (!cc.detach)
     sigprocmask (SIG_BLOCK, &all, &saved);
-  if (moat_container_start (&cli->ctx, cc.o.id, err) < 0)
+  r = moat_container_start_created (&cli->ctx, cc.o.id, out.sync_fd, err);
+  close (out.sync_fd);
+  if (r < 0)
     {
       moat_container_delete (&cli->ctx, cc.o.id, true, &ignored);
       return MOAT_CLI_ERROR;

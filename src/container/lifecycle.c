@@ -253,7 +253,7 @@ create_spawn (struct create_txn *t, const struct moat_ctx *ctx, const struct moa
   struct moat_sandbox sb = { 0 };
   cleanup_free char *state_json = NULL;
 
-  if (make_start_socket (t->dirfd, &t->start_fd, err) < 0)
+  if (!o->start_over_sync && make_start_socket (t->dirfd, &t->start_fd, err) < 0)
     return -1;
   if (o->console_socket && moat_console_connect (o->console_socket, &t->console_fd, err) < 0)
     return -1;
@@ -275,6 +275,7 @@ create_spawn (struct create_txn *t, const struct moat_ctx *ctx, const struct moa
   sb.cgroup = &t->cg;
   sb.seccomp = t->spec.linux.seccomp ? &t->prog : NULL;
   sb.start_fd = t->start_fd;
+  sb.start_over_sync = o->start_over_sync;
   sb.console_socket_fd = t->console_fd;
   sb.want_pty_master = o->want_pty_master;
   sb.preserve_fds = o->preserve_fds;
@@ -285,6 +286,7 @@ create_spawn (struct create_txn *t, const struct moat_ctx *ctx, const struct moa
     return -1;
   out->pid = sb.init_pid;
   out->pty_master_fd = sb.pty_master_fd;
+  out->sync_fd = sb.sync_fd;
   (void) ctx;
   return 0;
 }
@@ -299,6 +301,7 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
 
   out->pid = 0;
   out->pty_master_fd = -1;
+  out->sync_fd = -1;
   moat_debug ("create %s: validating", o->id);
   if (create_validate (&t, o, err) < 0)
     goto out;
@@ -349,6 +352,7 @@ undo:
   if (out->pty_master_fd >= 0)
     close (out->pty_master_fd);
   out->pty_master_fd = -1;
+  moat_closep (&out->sync_fd);
   create_txn_undo (&t);
 out:
   create_txn_free (&t);
@@ -389,8 +393,24 @@ moat_container_load (const struct moat_ctx *ctx, const char *id, struct moat_sta
   return 0;
 }
 
-int
-moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_error *err)
+/* Signal the init of a created container through its start socket. */
+static int
+start_over_socket (int dirfd, int *conn, struct moat_error *err)
+{
+  struct sockaddr_un addr;
+  cleanup_fd int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  start_socket_addr (dirfd, &addr);
+  if (s < 0 || connect (s, (struct sockaddr *) &addr, sizeof addr) < 0 || write (s, "S", 1) != 1)
+    return moat_err (err, errno, "signal the container init");
+  *conn = steal_fd (&s);
+  return 0;
+}
+
+/* start, through the start socket (SYNC_FD < 0) or, for the process that
+ * created the container, over the init's sync socket. */
+static int
+start_container (const struct moat_ctx *ctx, const char *id, int sync_fd, struct moat_error *err)
 {
   cleanup_fd int rootfd = -1;
   cleanup_fd int dirfd = -1;
@@ -398,35 +418,31 @@ moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_er
   cleanup_fd int s = -1;
   struct moat_state st = { 0 };
   struct moat_spec spec = { 0 };
-  struct sockaddr_un addr;
   cleanup_free char *state_json = NULL;
   struct moat_error warn;
   int ret = -1;
 
   if (open_container (ctx, id, &rootfd, &dirfd, &lockfd, &st, err) < 0)
     return -1;
-  if (moat_state_status (&st) != MOAT_STATUS_CREATED)
+  if (sync_fd < 0 && moat_state_status (&st) != MOAT_STATUS_CREATED)
     {
       moat_err (err, EINVAL, "cannot start a container that is %s", moat_status_name (moat_state_status (&st)));
       goto out;
     }
   if (st.config_at_start && moat_spec_load (dirfd, "config.json", &spec, err) < 0)
     goto out;
-  s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  start_socket_addr (dirfd, &addr);
-  if (s < 0 || connect (s, (struct sockaddr *) &addr, sizeof addr) < 0 || write (s, "S", 1) != 1)
-    {
-      moat_err (err, errno, "signal the container init");
-      goto out;
-    }
+  if (sync_fd < 0 ? start_over_socket (dirfd, &s, err) < 0
+                  : moat_sync_send (sync_fd, MOAT_SYNC_START, NULL, 0, -1, err) < 0)
+    goto out;
   /* EOF without a message: execve closed the connection (CLOEXEC). */
   {
     cleanup_free char *running = moat_state_json (&st, MOAT_STATUS_RUNNING);
-    if (moat_exec_reply_wait (s, &spec, st.pid, running, err) < 0)
+    if (moat_exec_reply_wait (sync_fd < 0 ? s : sync_fd, &spec, st.pid, running, err) < 0)
       goto out;
   }
   moat_debug ("start %s: process running", id);
-  unlinkat (dirfd, "start.sock", 0);
+  if (sync_fd < 0)
+    unlinkat (dirfd, "start.sock", 0);
   st.started = true;
   if (moat_state_save (dirfd, &st, err) < 0)
     goto out;
@@ -439,6 +455,18 @@ out:
   moat_spec_free (&spec);
   moat_state_free (&st);
   return ret;
+}
+
+int
+moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_error *err)
+{
+  return start_container (ctx, id, -1, err);
+}
+
+int
+moat_container_start_created (const struct moat_ctx *ctx, const char *id, int sync_fd, struct moat_error *err)
+{
+  return start_container (ctx, id, sync_fd, err);
 }
 
 static int

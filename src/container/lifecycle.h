@@ -26,12 +26,14 @@ struct moat_create_opts
   bool no_new_keyring;
   bool want_pty_master;       /* foreground `run` of a terminal process without --console-socket */
   char **seal_argv;           /* argv to re-exec sealed with when the spec needs it (moat_exe_seal_for) */
+  bool start_over_sync;       /* `run`: no start socket; start with moat_container_start_created */
 };
 
 struct moat_created
 {
   pid_t pid;
   int pty_master_fd;          /* -1 unless want_pty_master */
+  int sync_fd;                /* -1 unless start_over_sync: the init's start channel */
 };
 
 /* create: a transaction.  On any failure nothing is left: no process, no
@@ -39,6 +41,11 @@ struct moat_created
 int moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts *o,
                            struct moat_created *out, struct moat_error *err);
 int moat_container_start (const struct moat_ctx *ctx, const char *id, struct moat_error *err);
+/* start for the process that created the container with start_over_sync:
+ * the init is started over SYNC_FD (closed by the caller afterwards), with
+ * no start socket and no status check (it cannot have run yet). */
+int moat_container_start_created (const struct moat_ctx *ctx, const char *id, int sync_fd,
+                                  struct moat_error *err);
 int moat_container_kill (const struct moat_ctx *ctx, const char *id, int sig, bool all, struct moat_error *err);
 int moat_container_delete (const struct moat_ctx *ctx, const char *id, bool force, struct moat_error *err);
 int moat_container_state (const struct moat_ctx *ctx, const char *id, char **json, struct moat_error *err);

@@ -427,10 +427,20 @@ moat_init_main (struct moat_sandbox *sb, int fd, bool fast)
   prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
   if (moat_sync_send (fd, MOAT_SYNC_CREATED, NULL, 0, -1, &err) < 0)
     _exit (1);
-  close (fd);
-
-  conn = wait_for_start (sb->start_fd);
-  close (sb->start_fd);
+  if (sb->start_over_sync)
+    {
+      /* `run` starts us itself: no start socket; its exit (EOF) ends us. */
+      enum moat_sync t;
+      if (moat_sync_recv (fd, &t, NULL, NULL, NULL, &err) < 0 || t != MOAT_SYNC_START)
+        _exit (1);
+      conn = fd;
+    }
+  else
+    {
+      close (fd);
+      conn = wait_for_start (sb->start_fd);
+      close (sb->start_fd);
+    }
   if (moat_hooks_run (&spec->hooks[MOAT_HOOK_START_CONTAINER], "hooks.startContainer", hook_state, &err) < 0)
     report_exec_error (conn, &err);
   /* moat_exec_process only returns on failure. */

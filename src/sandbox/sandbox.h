@@ -23,6 +23,7 @@ enum moat_sync
   MOAT_SYNC_PTY_MASTER,       /* child -> parent: pty master attached (foreground run -t) */
   MOAT_SYNC_CREATED,          /* child -> parent: waiting for start */
   MOAT_SYNC_ERROR,            /* child -> parent: payload = struct moat_error */
+  MOAT_SYNC_START,            /* parent -> child: exec the process (start_over_sync) */
 };
 
 struct moat_sandbox
@@ -34,7 +35,10 @@ struct moat_sandbox
   const char *rootfs;                 /* absolute */
   const struct moat_cgroup *cgroup;   /* already created */
   const struct moat_seccomp_prog *seccomp; /* NULL: no filter */
-  int start_fd;                       /* listening socket `start` connects to */
+  int start_fd;                       /* listening socket `start` connects to, or -1 */
+  bool start_over_sync;               /* `run`: the creator starts the init itself over
+                                         the sync socket (MOAT_SYNC_START), which then
+                                         reports like the start socket's connection */
   int console_socket_fd;              /* connected console socket, or -1 */
   bool want_pty_master;               /* foreground run with a terminal: send the master to us */
   int preserve_fds;
@@ -49,6 +53,7 @@ struct moat_sandbox
   /* outputs */
   pid_t init_pid;
   int pty_master_fd;                  /* when want_pty_master */
+  int sync_fd;                        /* when start_over_sync: our end, else -1 */
 };
 
 /* Spawn the container's init and drive it to the "created" state: namespaces,

@@ -269,6 +269,7 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
 
   sb->init_pid = 0;
   sb->pty_master_fd = -1;
+  sb->sync_fd = -1;
   for (i = 0; i < spec->linux.n_namespaces; i++)
     if (spec->linux.namespaces[i].path)
       has_joins = true;
@@ -311,7 +312,10 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
   for (i = 0; i < sb->n_joins; i++)
     close (sb->join_fds[i]);
   ret = parent_drive (sb, sv[0], child, fast, err);
-  close (sv[0]);
+  if (ret == 0 && sb->start_over_sync)
+    sb->sync_fd = sv[0];
+  else
+    close (sv[0]);
   if (ret < 0)
     {
       /* Kill what we spawned; the cgroup and state dir are the caller's. */
