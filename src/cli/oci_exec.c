@@ -474,9 +474,9 @@ cmd_features (struct moat_cli *cli, int argc, char **argv, struct moat_error *er
          "    \"apparmor\": {\"enabled\": false},\n"
          "    \"selinux\": {\"enabled\": false},\n"
          "    \"intelRdt\": {\"enabled\": false},\n"
-         "    \"mountExtensions\": {\"idmap\": {\"enabled\": false}}\n"
+         "    \"mountExtensions\": {\"idmap\": {\"enabled\": true}}\n"
          "  },\n"
-         "  \"annotations\": {\"org.moat.landlock\": \"%s\"}\n"
+         "  \"annotations\": {\"org.moat.landlock\": \"%s\", \"org.moat.rootfs.idmap\": \"true\"}\n"
          "}\n",
          moat_landlock_abi () > 0 ? "true" : "false");
   return 0;

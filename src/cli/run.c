@@ -16,7 +16,8 @@
  *
  * Privilege only ever comes from the operator's flags: every volume is
  * nosuid,nodev, host paths that hand over the host (/, /proc, /sys, /dev,
- * /boot, /etc, engine sockets) are refused, and --privileged is refused. */
+ * /boot, /etc, engine sockets) are refused, and --privileged goes through
+ * admission, which refuses it unless the policy allows it (run_privileged.c). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,7 +101,7 @@ struct fe
 {
   const char *name, *workdir, *user, *hostname, *network, *userns, *seccomp, *apparmor, *label,
       *landlock, *image_root;
-  bool rm, detach, interactive, tty, print_spec, allow_sensitive;
+  bool rm, detach, interactive, tty, print_spec, allow_sensitive, privileged;
   int read_only, nnp; /* -1: default */
   json_t *env, *volumes, *tmpfs, *cap_add, *cap_drop, *ulimits, *env_files;
   int64_t memory;
@@ -392,11 +393,7 @@ parse_flag (struct fe *f, int c, const char *arg, const char *opt, struct moat_e
       }
     case O_CAP_ADD: return push (f->cap_add, arg, err);
     case O_CAP_DROP: return push (f->cap_drop, arg, err);
-    case O_PRIVILEGED:
-      return moat_usage (err, "--privileged: refused: it would give the container every capability, "
-                              "all host devices, and turn off seccomp, masked paths, read-only /sys and "
-                              "/proc/sys, and the user namespace (container root = host root); "
-                              "add the specific --cap-add/--volume it needs instead");
+    case O_PRIVILEGED: f->privileged = true; return 0;
     case O_SECOPT: return parse_secopt (f, arg, err);
     case O_ULIMIT: return push (f->ulimits, arg, err);
     case O_HOSTNAME: f->hostname = arg; return 0;
@@ -759,7 +756,7 @@ apply_volume (struct fe *f, json_t *doc, const char *spec, struct moat_error *er
   char real[PATH_MAX], *host, *ctr, *opts, *save = NULL, *o;
   json_t *options = json_pack ("[sss]", "rbind", "nosuid", "nodev");
   const char *why;
-  bool ro = false;
+  bool ro = false, idmap = false;
 
   if (copy == NULL || options == NULL)
     return moat_err (err, ENOMEM, "--volume");
@@ -777,15 +774,28 @@ apply_volume (struct fe *f, json_t *doc, const char *spec, struct moat_error *er
   for (o = opts ? strtok_r (opts, ",", &save) : NULL; o; o = strtok_r (NULL, ",", &save))
     if (strcmp (o, "ro") == 0 || strcmp (o, "rw") == 0)
       ro = o[1] == 'o';
+    else if (strcmp (o, "idmap") == 0)
+      idmap = true;
     else if (strcmp (o, "noexec") == 0 || strcmp (o, "nosuid") == 0 || strcmp (o, "nodev") == 0
              || strcmp (o, "rprivate") == 0 || strcmp (o, "private") == 0)
       json_array_append_new (options, json_string (o));
     else
       {
         json_decref (options);
-        return moat_usage (err, "--volume `%s`: unsupported option `%s` (ro, rw, noexec, nosuid, nodev, "
+        return moat_usage (err, "--volume `%s`: unsupported option `%s` (ro, rw, idmap, noexec, nosuid, nodev, "
                                 "private, rprivate)", spec, o);
       }
+  /* Through a writable idmapped mount container root's files land on the
+     host as uid 0, setuid bits included (sandbox/idmap.c). */
+  if (idmap && !ro)
+    {
+      json_decref (options);
+      return moat_usage (err, "--volume `%s`: idmap needs ro: through a writable idmapped mount, files that "
+                              "container root creates are owned by host root (a setuid file would be a host "
+                              "root shell)", spec);
+    }
+  if (idmap)
+    json_array_append_new (options, json_string ("idmap"));
   json_array_append_new (options, json_string (ro ? "ro" : "rw"));
   if (host[0] != '/' || ctr[0] != '/')
     {
@@ -1196,6 +1206,8 @@ apply_flags (struct fe *f, json_t *doc, int rootfd, struct moat_error *err)
     json_object_set_new (obj_path (doc, "root", NULL), "readonly", json_boolean (f->read_only));
   if (f->nnp >= 0)
     json_object_set_new (proc, "noNewPrivileges", json_boolean (f->nnp));
+  if (f->privileged && moat_run_apply_privileged (doc, f->userns != NULL, err) < 0)
+    return -1;
   if (apply_caps (f, doc, err) < 0)
     return -1;
   json_array_foreach (f->volumes, i, v)
@@ -1219,6 +1231,10 @@ apply_flags (struct fe *f, json_t *doc, int rootfd, struct moat_error *err)
       json_object_del (lx, "uidMappings");
       json_object_del (lx, "gidMappings");
     }
+  else
+    /* The rootfs's owners made to fit the user namespace: idmapped when
+       read-only, chowned once when writable (sandbox/idmap.c). */
+    json_object_set_new (obj_path (doc, "annotations", NULL), "org.moat.rootfs.idmap", json_string ("on"));
   return 0;
 }
 
@@ -1427,6 +1443,8 @@ cmd_run_frontend (struct moat_cli *cli, int argc, char **argv, struct moat_error
     prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   if (create_from_bundle (cli, &f, doc, id, &out, err) < 0)
     goto done;
+  if (f.privileged)
+    moat_run_privileged_warning (f.userns != NULL);
   sigfillset (&all);
   if (!f.detach)
     sigprocmask (SIG_BLOCK, &all, &saved);

@@ -228,12 +228,6 @@ def test_security_opts(moat, rootfs_template, test_dir):
         assert state_root_empty(moat)
 
 
-def test_privileged_refused(moat, rootfs_template):
-    r = fe(moat, rootfs_template, "--rm", "--privileged")
-    assert_error_line(r, "--privileged", "seccomp", "user namespace")
-    assert state_root_empty(moat)
-
-
 def test_secret(moat, rootfs_template, test_dir):
     value = "s3cr3t-" + os.urandom(8).hex()
     src = os.path.join(test_dir, "db-password")
