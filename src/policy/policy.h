@@ -207,6 +207,12 @@ void moat_policy_evaluate (const struct moat_policy *policy, const struct moat_s
  * `ID`: N rule(s) violated", then one "  RULE: reason (fix: ...)" line per
  * violation.  An unreadable or invalid policy file denies (fail closed). */
 int moat_policy_admit (const struct moat_spec *spec, const char *id, struct moat_error *err);
+/* The same; on denial RULES (CAP bytes, may be 0) also gets the violated rule
+ * ids, comma-separated (for the policy_deny event), or MOAT_RULE_NO_POLICY
+ * when the policy itself was unusable. */
+#define MOAT_RULE_NO_POLICY "moat.policy.unusable"
+int moat_policy_admit_rules (const struct moat_spec *spec, const char *id, char *rules, size_t cap,
+                             struct moat_error *err);
 
 /* ---- inputs ----------------------------------------------------------- */
 
