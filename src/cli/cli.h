@@ -40,6 +40,7 @@ int cmd_images (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_rmi (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_pull (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_spec (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_events (struct moat_cli *, int, char **, struct moat_error *);
 /* run.c: `moat run [flags] ROOTFS_DIR|IMAGE [CMD...]`, the Docker-style front end;
  * cmd_run hands over to it when moat_run_is_frontend says so. */
 bool moat_run_is_frontend (int argc, char **argv);
