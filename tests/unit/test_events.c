@@ -18,9 +18,11 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/events.h"
+#include "container/events_read.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -350,6 +352,156 @@ test_syslog_mirror (void **state)
   assert_int_equal (moat_event_emit (tmpdir, "start", "c9", NULL, 0), 0);
 }
 
+
+/* ---- the reading side (events_read.c) --------------------------------- */
+
+#define S 1000000000LL
+
+static void
+test_parse_duration (void **state)
+{
+  int64_t ns;
+
+  (void) state;
+  assert_int_equal (moat_event_parse_duration ("10m", &ns), 0);
+  assert_int_equal (ns, 600 * S);
+  assert_int_equal (moat_event_parse_duration ("1h30s", &ns), 0);
+  assert_int_equal (ns, 3630 * S);
+  assert_int_equal (moat_event_parse_duration ("1.5h", &ns), 0);
+  assert_int_equal (ns, 5400 * S);
+  assert_int_equal (moat_event_parse_duration ("250ms", &ns), 0);
+  assert_int_equal (ns, 250000000);
+  assert_int_equal (moat_event_parse_duration ("3us", &ns), 0);
+  assert_int_equal (ns, 3000);
+  assert_int_equal (moat_event_parse_duration ("0", &ns), 0);
+  assert_int_equal (ns, 0);
+  static const char *const bad[] = { "", "10", "m", "-5m", "5x", "1..5s", "5m ", "h1", "9999999999999h" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal (moat_event_parse_duration (bad[i], &ns), -1);
+}
+
+static void
+test_parse_time (void **state)
+{
+  int64_t now = 1700000000 * S, ns;
+
+  (void) state;
+  assert_int_equal (moat_event_parse_time ("10m", now, &ns), 0);
+  assert_int_equal (ns, now - 600 * S);
+  assert_int_equal (moat_event_parse_time ("1700000123", now, &ns), 0);
+  assert_int_equal (ns, 1700000123 * S);
+  assert_int_equal (moat_event_parse_time ("1700000123.5", now, &ns), 0);
+  assert_int_equal (ns, 1700000123 * S + 500000000);
+  assert_int_equal (moat_event_parse_time ("0", now, &ns), 0);
+  assert_int_equal (ns, 0);
+  assert_int_equal (moat_event_parse_time ("2023-11-14T22:13:20Z", now, &ns), 0);
+  assert_int_equal (ns, 1700000000 * S);
+  assert_int_equal (moat_event_parse_time ("2023-11-14T22:13:20.123456789Z", now, &ns), 0);
+  assert_int_equal (ns, 1700000000 * S + 123456789);
+  assert_int_equal (moat_event_parse_time ("2023-11-15T00:13:20+02:00", now, &ns), 0);
+  assert_int_equal (ns, 1700000000 * S);
+  assert_int_equal (moat_event_parse_time ("2023-11-14T20:13:20-0200", now, &ns), 0);
+  assert_int_equal (ns, 1700000000 * S);
+  setenv ("TZ", "UTC", 1);
+  tzset ();
+  assert_int_equal (moat_event_parse_time ("2023-11-14", now, &ns), 0);
+  assert_int_equal (ns, (1700000000 - 80000) * S);
+  assert_int_equal (moat_event_parse_time ("2023-11-14T22:13", now, &ns), 0);
+  assert_int_equal (ns, (1700000000 - 20) * S);
+  static const char *const bad[] = { "", "yesterday", "2023-13-01", "2023-11-14T25:00:00Z", "2023-11-14T22:13:20X",
+                                     "2023-11-14T22:13:20.Z", "17e9", "1700000000.", "-10m", "2023-1-4",
+                                     "99999999999999999999" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    if (moat_event_parse_time (bad[i], now, &ns) != -1)
+      fail_msg ("`%s` parsed as a time", bad[i]);
+}
+
+static json_t *
+event (const char *action, const char *id, const char *name, const char *image)
+{
+  struct moat_event_attr a[] = { { "name", name }, { "image", image }, { "exitCode", "0" } };
+  char buf[1024];
+
+  assert_true (moat_event_format (buf, sizeof buf, action, id, a, 3, 1700000000123456789LL) > 0);
+  return parse_line (buf);
+}
+
+static bool
+matches (json_t *ev, const char *const *filters, size_t n)
+{
+  struct moat_event_filter f = { 0 };
+  struct moat_error err;
+  bool r;
+
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal (moat_event_filter_add (&f, filters[i], &err), 0);
+  r = moat_event_filter_match (&f, ev);
+  moat_event_filter_free (&f);
+  return r;
+}
+
+#define MATCH(ev, ...) matches (ev, (const char *const[]) { __VA_ARGS__ }, \
+                                sizeof ((const char *const[]) { __VA_ARGS__ }) / sizeof (char *))
+
+static void
+test_filters (void **state)
+{
+  json_t *die = event ("die", "abcdef123", "web", "docker.io/library/busybox:1.36");
+  json_t *ex = event ("exec_start: sh -c ls", "abcdef123", "web", NULL);
+  struct moat_event_filter f = { 0 };
+  struct moat_error err;
+
+  (void) state;
+  assert_true (MATCH (die, "type=container"));
+  assert_true (MATCH (die, "event=die"));
+  assert_true (MATCH (die, "action=die"));
+  assert_false (MATCH (die, "event=start"));
+  assert_true (MATCH (die, "event=start", "event=die"));      /* one key: OR */
+  assert_false (MATCH (die, "event=die", "name=db"));         /* two keys: AND */
+  assert_true (MATCH (die, "event=die,name=web"));            /* comma form */
+  assert_true (MATCH (die, "container=abcdef123"));
+  assert_true (MATCH (die, "container=abc"));                 /* id prefix */
+  assert_true (MATCH (die, "container=web"));                 /* or the name */
+  assert_true (MATCH (die, "id=abcdef123"));
+  assert_false (MATCH (die, "container=we"));
+  assert_true (MATCH (die, "name=web"));
+  assert_true (MATCH (die, "image=docker.io/library/busybox:1.36"));
+  assert_true (MATCH (die, "image=docker.io/library/busybox"));
+  assert_false (MATCH (die, "image=docker.io/library/busy"));
+  assert_true (MATCH (die, "label=exitCode"));
+  assert_true (MATCH (die, "label=exitCode=0"));
+  assert_false (MATCH (die, "label=exitCode=1"));
+  assert_true (MATCH (ex, "event=exec_start"));
+  assert_false (MATCH (ex, "event=exec"));
+  assert_false (MATCH (ex, "image=busybox"));
+  static const char *const bad[] = { "nokey", "foo=bar", "type=", "type=bogus", "name=a,zzz=b=c,event=" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      if (moat_event_filter_add (&f, bad[i], &err) != -1)
+        fail_msg ("filter `%s` accepted", bad[i]);
+      moat_event_filter_free (&f);
+    }
+  /* a comma not followed by KEY= belongs to the value */
+  assert_int_equal (moat_event_filter_add (&f, "name=a,b", &err), 0);
+  assert_int_equal (f.n, 1);
+  assert_string_equal (f.v[0].value, "a,b");
+  moat_event_filter_free (&f);
+  json_decref (die);
+  json_decref (ex);
+}
+
+static void
+test_text_form (void **state)
+{
+  json_t *die = event ("die", "c1", "x\ny", "busybox");
+  cleanup_free char *t = moat_event_text (die);
+
+  (void) state;
+  assert_non_null (t);
+  assert_string_equal (t, "2023-11-14T22:13:20.123456789Z container die c1 (exitCode=0, image=busybox, name=x?y)");
+  json_decref (die);
+}
+
 int
 main (void)
 {
@@ -361,6 +513,10 @@ main (void)
     cmocka_unit_test_setup_teardown (test_rotation_keeps_one_old_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_concurrent_writers_whole_lines, setup, teardown),
     cmocka_unit_test_setup_teardown (test_syslog_mirror, setup, teardown),
+    cmocka_unit_test (test_parse_duration),
+    cmocka_unit_test (test_parse_time),
+    cmocka_unit_test (test_filters),
+    cmocka_unit_test (test_text_form),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
