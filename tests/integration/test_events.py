@@ -43,7 +43,8 @@ def attrs(ev):
 @pytest.fixture
 def running(moat, make_bundle):
     def start(**knobs):
-        b = make_bundle(args=["/bin/moat-probe", "sleep", "60"], **knobs)
+        # long enough for the slowest test under ASan; the teardown kills it
+        b = make_bundle(args=["/bin/moat-probe", "sleep", "600"], **knobs)
         cid = new_id("ev")
         moat.start_probe(b, cid)
         return cid
