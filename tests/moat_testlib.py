@@ -518,6 +518,14 @@ def leftovers(root, cid, bundle_paths=()):
     return sorted(set(left))
 
 
+def state_root_left(root):
+    """Entries of a state root that belong to some container: everything
+    but the events log, which stays by design."""
+    if not os.path.isdir(root):
+        return []
+    return sorted(e for e in os.listdir(root) if not e.startswith(".events.jsonl"))
+
+
 def assert_nothing_left(moat, cid, bundle_paths=None, timeout=3):
     """Poll briefly (processes take a moment to be reaped, cgroups to be
     removable), then assert nothing of `cid` remains."""

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from moat_testlib import (IS_RUNC, USERNS_HOST_ID, assert_error_line, cap_mask,
-                          mounts_mentioning)
+                          mounts_mentioning, state_root_left)
 
 pytestmark = pytest.mark.skipif(IS_RUNC, reason="the front end is moat's")
 
@@ -44,9 +44,7 @@ def probe(*args):
 
 def state_root_empty(moat):
     """Nothing of any container is left; the events log stays, by design."""
-    if not os.path.isdir(moat.root):
-        return True
-    return [e for e in os.listdir(moat.root) if not e.startswith(".events.jsonl")] == []
+    return state_root_left(moat.root) == []
 
 
 def test_defaults_are_hardened(moat, rootfs_template):

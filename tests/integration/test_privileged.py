@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from moat_testlib import IS_RUNC, USERNS_HOST_ID, mounts_mentioning
+from moat_testlib import IS_RUNC, USERNS_HOST_ID, mounts_mentioning, state_root_left
 
 pytestmark = pytest.mark.skipif(IS_RUNC, reason="the front end is moat's")
 
@@ -46,7 +46,7 @@ def test_refused_by_baseline(moat, rootfs_template):
     for rule in RULES:
         assert f"  {rule}: " in r.err, (rule, r.err)
     assert "warning: --privileged" not in r.err
-    assert os.listdir(moat.root) == [], os.listdir(moat.root)
+    assert state_root_left(moat.root) == [], state_root_left(moat.root)
     assert not mounts_mentioning("moat-secrets") and not mounts_mentioning(rootfs_template)
 
 
@@ -63,7 +63,7 @@ def test_allowed_by_policy(moat, rootfs_template, test_dir):
     assert r.err.count("moat: warning: --privileged:") == 1, r.err
     for what in ("every capability", "no seccomp", "no masked", "writable /sys", "host's devices"):
         assert what in r.err, what
-    assert os.listdir(moat.root) == []
+    assert state_root_left(moat.root) == []
 
 
 def test_allowed_with_host_userns(moat, rootfs_template, test_dir):
