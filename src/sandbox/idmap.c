@@ -397,7 +397,9 @@ format_maps (const struct moat_spec *spec, char *buf, size_t size)
 }
 
 /* The stamp: the trusted.moat.idmap xattr of the rootfs directory, holding
- * the mappings it was chowned for.  trusted.* needs CAP_SYS_ADMIN in the
+ * the mappings it was chowned for and the directory's device and inode (a
+ * copy of the tree, `cp -a` or shutil.copytree, carries the xattr along but
+ * not the chowned owners; its new inode makes the stamp not match).  trusted.* needs CAP_SYS_ADMIN in the
  * initial user namespace, so the container cannot forge or remove it.  On a
  * filesystem without trusted xattrs, a file in /run/moat/.idmap-stamps (as
  * the seccomp cache, whatever --root) named by the directory's device and
@@ -415,6 +417,12 @@ stamp_file_dir (struct moat_error *err)
   return open (MOAT_IDMAP_STAMP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+static void
+stamp_value (const struct stat *st, const char *maps, char *buf, size_t size)
+{
+  snprintf (buf, size, "%sroot %llx %llx\n", maps, (unsigned long long) st->st_dev, (unsigned long long) st->st_ino);
+}
+
 static bool
 stamp_matches (int root, const struct stat *st, const char *maps)
 {
@@ -426,8 +434,10 @@ stamp_matches (int root, const struct stat *st, const char *maps)
 
   if (n >= 0)
     {
+      char want[4200];
       buf[n] = '\0';
-      return strcmp (buf, maps) == 0;
+      stamp_value (st, maps, want, sizeof want);
+      return strcmp (buf, want) == 0;
     }
   if (errno != ENOTSUP && errno != EOPNOTSUPP)
     return false;
@@ -440,9 +450,10 @@ static int
 stamp_write (int root, const struct stat *st, const char *maps, struct moat_error *err)
 {
   cleanup_fd int dir = -1;
-  char name[64];
+  char name[64], value[4200];
 
-  if (fsetxattr (root, STAMP_XATTR, maps, strlen (maps), 0) == 0)
+  stamp_value (st, maps, value, sizeof value);
+  if (fsetxattr (root, STAMP_XATTR, value, strlen (value), 0) == 0)
     return 0;
   if (errno != ENOTSUP && errno != EOPNOTSUPP)
     return moat_err (err, errno, "write the stamp `%s`", STAMP_XATTR);

@@ -23,6 +23,13 @@ def fresh_rootfs(rootfs_template, test_dir, name="rootfs"):
     """A private copy (owned by host root) with one file of host uid 1000."""
     root = os.path.join(test_dir, name)
     shutil.copytree(rootfs_template, root, symlinks=True)
+    # copytree copies a directory's xattrs: a stamp the shared template got
+    # from another test's --read-only=false run comes along (and must not
+    # count: moat checks it names this directory's inode).
+    try:
+        os.removexattr(root, STAMP)
+    except OSError:
+        pass
     with open(os.path.join(root, "home", "user", "f"), "w") as f:
         f.write("x")
     os.chown(os.path.join(root, "home", "user", "f"), 1000, 1000)
@@ -75,7 +82,9 @@ def test_writable_root_is_chowned_once(moat, rootfs_template, test_dir):
     st = os.stat(os.path.join(root, "home", "user", "f"))
     assert (st.st_uid, st.st_gid) == (h + 1000, h + 1000)
     assert os.stat(os.path.join(root, "new")).st_uid == h
-    assert os.getxattr(root, STAMP).decode() == f"uid 0 {h} 65536\ngid 0 {h} 65536\n"
+    rst = os.stat(root)
+    assert os.getxattr(root, STAMP).decode() == (f"uid 0 {h} 65536\ngid 0 {h} 65536\n"
+                                                 f"root {rst.st_dev:x} {rst.st_ino:x}\n")
     # The stamp stops a second walk: no ctime changes.  A read-only run of
     # the same root stays on the chowned path (idmapped, its owners would be
     # nobody).
@@ -198,3 +207,17 @@ def test_fallback_where_the_filesystem_cannot_idmap(moat, rootfs_template, test_
         subprocess.run(["umount", mnt], check=True)
         if stamp and os.path.exists(stamp):
             os.unlink(stamp)
+
+
+def test_copied_stamp_does_not_count(moat, rootfs_template, test_dir):
+    """cp -a of a chowned root carries the stamp xattr but the copy's owners
+    are whatever the copier made them: the stamp names the original's inode,
+    so the copy is walked again."""
+    a = fresh_rootfs(rootfs_template, test_dir, "a")
+    assert fe(moat, a, "--read-only=false", cmd="true").rc == 0
+    b = os.path.join(test_dir, "b")
+    shutil.copytree(a, b, symlinks=True)  # as root: every file owned by 0 again
+    assert os.getxattr(b, STAMP) == os.getxattr(a, STAMP)
+    os.chown(os.path.join(b, "bin", "busybox"), 0, 0)
+    r = fe(moat, b, "--read-only=false", cmd=STAT)
+    assert r.rc == 0 and r.out.splitlines()[0] == "0:0 /bin/busybox", r
