@@ -35,6 +35,7 @@ int cmd_features (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_exec (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_policy (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_audit (struct moat_cli *, int, char **, struct moat_error *);
+int cmd_watch (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_image (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_images (struct moat_cli *, int, char **, struct moat_error *);
 int cmd_rmi (struct moat_cli *, int, char **, struct moat_error *);
@@ -45,6 +46,11 @@ int cmd_events (struct moat_cli *, int, char **, struct moat_error *);
  * cmd_run hands over to it when moat_run_is_frontend says so. */
 bool moat_run_is_frontend (int argc, char **argv);
 int cmd_run_frontend (struct moat_cli *, int, char **, struct moat_error *);
+
+/* policy.c: --policy FILE, else $MOAT_POLICY, else the default path (missing:
+ * the baseline); a broken policy fails with err->code MOAT_EPOLICY. */
+struct moat_policy;
+int moat_cli_load_policy (const char *opt, struct moat_policy *p, const char **label, struct moat_error *err);
 
 /* opts.c */
 int moat_usage (struct moat_error *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

@@ -234,6 +234,9 @@ int moat_inspect_parse (const char *json, size_t len, moat_input_fn fn, void *da
 int moat_inspect_convert (const void *json_obj, enum moat_input_kind kind, struct moat_audit_input *in,
                           struct moat_error *err);
 
+/* Which document JSON_OBJ is: 0 with *kind set, -1 if it is none of them. */
+int moat_inspect_kind (const void *json_obj, enum moat_input_kind *kind);
+
 /* Fill side info from a config.json's annotations (image reference). */
 int moat_side_from_oci (const struct moat_spec *spec, struct moat_side_info *side, struct moat_error *err);
 
