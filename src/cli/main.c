@@ -30,6 +30,7 @@ static const struct
   { "features", cmd_features, "print the features this runtime supports (JSON)" },
   { "policy", cmd_policy, "check a config against the admission policy (policy check FILE)" },
   { "audit", cmd_audit, "audit configs or inspect output against the CIS Docker Benchmark" },
+  { "watch", cmd_watch, "follow a Docker Engine API's events and check (--enforce: stop) new containers" },
   { "image", cmd_image, "manage images: load ls inspect rm prune fsck unpack resolve" },
   { "images", cmd_images, "list images (moat image ls)" },
   { "rmi", cmd_rmi, "remove an image name (moat image rm)" },
