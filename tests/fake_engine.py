@@ -211,8 +211,8 @@ class WatchProc:
   """`moat watch` running in the background; its stderr lines are collected
   by a thread so that a test can wait for the one it expects."""
 
-  def __init__(self, moat_bin, *args, env=None):
-    self.argv = [moat_bin, "watch", *args]
+  def __init__(self, moat_bin, *args, env=None, prefix=()):
+    self.argv = [*prefix, moat_bin, "watch", *args]
     self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, env=env)

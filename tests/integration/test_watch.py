@@ -224,6 +224,40 @@ def test_oversized_event_line_is_refused(engine, watch):
   assert "event longer than" in rec["message"], rec
 
 
+def test_syslog(engine, tmp_path):
+  """--syslog: violations and enforcement reach /dev/log.  This host runs no
+  syslog daemon, so watch runs in a private mount namespace whose /dev/log
+  is a socket this test reads."""
+  import socket
+  log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+  log.bind(str(tmp_path / "log.sock"))
+  log.settimeout(30)
+  script = ('set -e; mkdir "$1/olddev"; mount --bind /dev "$1/olddev"; '
+            'mount -t tmpfs tmpfs /dev; touch /dev/null /dev/log; '
+            'mount --bind "$1/olddev/null" /dev/null; '
+            'mount --bind "$1/log.sock" /dev/log; shift; exec "$@"')
+  w = WatchProc(MOAT_BIN, "--docker-host", engine.url, "--syslog", "--enforce",
+                prefix=["unshare", "-m", "--propagation", "private", "sh",
+                        "-c", script, "sh", str(tmp_path)])
+  try:
+    w.wait_for(lambda l: "watching" in l, "connected")
+    start(engine, CAPS, "caps")
+    w.wait_for(lambda l: "enforce: stopped caps" in l, "enforcement")
+    msgs = []
+    while not any("enforce: stopped caps" in m for m in msgs):
+      msgs.append(log.recv(8192).decode(errors="replace"))
+  finally:
+    assert w.stop() == 0
+    log.close()
+  # <facility daemon (3) * 8 + severity>: warning (4) for the violation,
+  # notice (5) for the enforcement; ident moat-watch with its pid.
+  deny = next(m for m in msgs if "deny start caps" in m)
+  assert deny.startswith("<28>") and "moat-watch[" in deny, deny
+  assert "moat.caps.sys_admin" in deny, deny
+  stop = next(m for m in msgs if "enforce: stopped caps" in m)
+  assert stop.startswith("<29>"), stop
+
+
 def test_enforce_unreachable_socket_fails_closed(tmp_path):
   sock = tmp_path / "none.sock"
   r = subprocess.run([MOAT_BIN, "watch", "--enforce", "--docker-host",
