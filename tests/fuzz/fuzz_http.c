@@ -3,11 +3,13 @@
  * the daemon's answers are untrusted.  The first input byte sets how the
  * bytes are cut into reads, so that every split of a status line, a header,
  * a chunk-size line or a chunk's CRLF across reads is exercised.  Each input
- * is read twice: as an event stream (lines) and as one capped body. */
+ * is read twice: as an event stream (lines, each given to the event parser)
+ * and as one capped body. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/engine.h"
 #include "util/http.h"
 
 static void
@@ -40,8 +42,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       check_head (&r);
       while ((n = moat_http_next_line (&c, &r, &l, &line, &len, &err)) > 0)
         {
+          struct moat_engine_event ev;
           if (len > l.max || memchr (line, '\n', len) || line[len] != '\0' || ++guard > 1 << 20)
             abort ();
+          /* Each line is an event the watcher parses next. */
+          if (moat_engine_event_parse (line, len, &ev, &err) == 0
+              && (ev.id[sizeof ev.id - 1] || ev.action[sizeof ev.action - 1] || ev.type[sizeof ev.type - 1]))
+            abort ();
+          memset (&err, 0, sizeof err);
         }
       if (n < 0 && err.msg[0] == '\0')
         abort ();
