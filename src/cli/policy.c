@@ -219,7 +219,7 @@ audit_engine (const char *url, bool all, struct audit_ctx *a, struct moat_error 
       a->file = file;
       r = moat_engine_inspect (&eng, ids.v[i], &in, &running, err);
       /* Removed between the list and the inspect: not there to audit. */
-      if (r < 0 && strstr (err->msg, "HTTP 404"))
+      if (r < 0 && err->code == ENOENT)
         {
           r = 0;
           continue;

@@ -230,7 +230,7 @@ check_container (struct watch *w, const struct moat_engine_event *ev)
   if (moat_engine_inspect (&w->eng, ev->id, &in, &running, &err) < 0)
     {
       /* Gone already (run --rm of a short command): nothing left to stop. */
-      if (strstr (err.msg, "HTTP 404") == NULL)
+      if (err.code != ENOENT)
         status (w, LOG_ERR, "error", "inspect %.12s: %s", ev->id, err.msg);
       return;
     }

@@ -43,6 +43,9 @@ api_error (const struct moat_engine *e, const char *what, int status, const char
   const char *m = json_string_value (json_object_get (j, "message"));
   int r = moat_err (err, 0, "%s: %s: HTTP %d%s%.200s", e->url, what, status, m ? ": " : "", m ? m : "");
   json_decref (j);
+  /* So that callers can tell "no such container" from a failure. */
+  if (status == 404)
+    err->code = ENOENT;
   return r;
 }
 

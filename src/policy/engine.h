@@ -35,7 +35,8 @@ int moat_engine_ping (const struct moat_engine *e, struct moat_error *err);
 int moat_engine_list (const struct moat_engine *e, bool all, struct moat_strv *ids, struct moat_error *err);
 
 /* GET /containers/ID/json, converted as `moat audit` converts `docker
- * inspect` output; *running says whether State.Running is true. */
+ * inspect` output; *running says whether State.Running is true.  A
+ * container that does not exist (any more) fails with err->code ENOENT. */
 int moat_engine_inspect (const struct moat_engine *e, const char *id, struct moat_audit_input *in, bool *running,
                          struct moat_error *err);
 

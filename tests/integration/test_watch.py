@@ -207,6 +207,15 @@ def test_malformed_events_response_then_recovers(engine, watch):
     assert w.stop() == 0
 
 
+def test_vanished_container_is_skipped_quietly(engine, watch):
+  """`run --rm` of a short command: gone before watch inspects it (404)."""
+  w = watch()
+  engine.push(event("e5" * 32, "start", "gone"))
+  start(engine, CAPS, "caps")
+  verdict_of(w, CAPS)
+  assert [r["event"] for r in w.records()] == ["connected", "start"], w.lines
+
+
 def test_broken_inspect_answer_is_logged_and_skipped(engine, watch):
   engine.inspect_reply[PRIV] = b'{"Id": "x", "HostConfig": '
   w = watch()
