@@ -289,7 +289,9 @@ handle_event (struct watch *w, const char *line, size_t len)
     }
   if (seen_before (w, &ev))
     return;
-  if (ev.time_nano > w->since)
+  /* A timestamp from the future would make the next reconnect skip every
+     real event until then: only plausible times move `since`. */
+  if (ev.time_nano > w->since && ev.time_nano < now_nano () + 60 * 1000000000LL)
     w->since = ev.time_nano;
   check_container (w, &ev);
 }

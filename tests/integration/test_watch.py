@@ -182,6 +182,12 @@ def test_reconnects_and_replays_from_last_event(engine, watch):
   assert "reconnecting in" in rec[1]["message"], rec
   since = engine.event_requests[-1]["since"]
   assert since == "%d.%09d" % divmod(ev["timeNano"], 10**9), engine.event_requests
+  # An event stamped in the future does not move the replay point.
+  engine.push(event(ROOTMOUNT, "start", "rootmount", t_nano=ev["timeNano"] + 10**9 * 86400))
+  verdict_of(w, ROOTMOUNT)
+  engine.end_streams()
+  w.wait_for(lambda l: sum('"connected"' in x for x in w.lines) == 4, "reconnect 3")
+  assert engine.event_requests[-1]["since"] == since, engine.event_requests
   # The replayed event (same id, action, time) is not reported twice.
   engine.push(ev)
   start(engine, PRIV, "priv")
