@@ -66,14 +66,17 @@ now_nano (void)
   return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Daemon-supplied text goes into a log line: no control characters. */
+/* Daemon-supplied text goes into a log line: printable ASCII only, so that
+   it can neither split a line nor make a JSON string invalid UTF-8 (which
+   jansson refuses, and the record would be lost).  Docker's names, ids and
+   image references are ASCII anyway. */
 static void
 clean (char *dst, size_t size, const char *s)
 {
   size_t i;
 
   for (i = 0; s && s[i] && i + 1 < size; i++)
-    dst[i] = (unsigned char) s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    dst[i] = (unsigned char) s[i] < 0x20 || (unsigned char) s[i] >= 0x7f ? '?' : s[i];
   dst[i] = '\0';
 }
 
@@ -116,8 +119,11 @@ static json_t *
 finding_json (const struct moat_finding *f)
 {
   const struct moat_rule *r = &moat_rules[f->rule];
+  char reason[MOAT_REASON_MAX];
+
+  clean (reason, sizeof reason, f->reason);
   return json_pack ("{s:s, s:s?, s:s, s:s, s:s}", "rule", r->id, "cis", r->cis, "severity",
-                    moat_severity_name (r->severity), "reason", f->reason, "remediation", r->remediation);
+                    moat_severity_name (r->severity), "reason", reason, "remediation", r->remediation);
 }
 
 static void
@@ -165,28 +171,25 @@ append (char *line, size_t size, size_t *n, const char *fmt, ...)
 /* "deny start NAME (ID12) image IMG: 2 rule(s) violated: RULE [reason], ...;
    warnings: RULE, ..." */
 static void
-report_text (struct watch *w, const struct moat_engine_event *ev, const char *name, const char *image,
-             const struct moat_evaluation *e)
+verdict_line (char *line, size_t size, const struct moat_engine_event *ev, const char *name, const char *image,
+              const struct moat_evaluation *e)
 {
-  char line[8192], reason[MOAT_REASON_MAX];
+  char reason[MOAT_REASON_MAX];
   size_t n = 0, i, k = 0;
 
-  append (line, sizeof line, &n, "%s %s %s (%.12s) image %s", e->n_denied ? "deny" : "allow", ev->action, name,
+  append (line, size, &n, "%s %s %s (%.12s) image %s", e->n_denied ? "deny" : "allow", ev->action, name,
           ev->id, *image ? image : "?");
   if (e->n_denied)
-    append (line, sizeof line, &n, ": %zu rule(s) violated:", e->n_denied);
+    append (line, size, &n, ": %zu rule(s) violated:", e->n_denied);
   for (i = 0; i < e->n; i++)
     if (e->findings[i].verdict == MOAT_FAIL && e->findings[i].action == MOAT_ACTION_DENY)
       {
         clean (reason, sizeof reason, e->findings[i].reason);
-        append (line, sizeof line, &n, "%s %s [%s]", k++ ? "," : "", moat_rules[e->findings[i].rule].id, reason);
+        append (line, size, &n, "%s %s [%s]", k++ ? "," : "", moat_rules[e->findings[i].rule].id, reason);
       }
   for (i = 0, k = 0; i < e->n; i++)
     if (e->findings[i].verdict == MOAT_FAIL && e->findings[i].action == MOAT_ACTION_WARN)
-      append (line, sizeof line, &n, "%s %s", k++ ? "," : "; warnings:", moat_rules[e->findings[i].rule].id);
-  fprintf (stderr, "moat: watch: %s\n", line);
-  if (w->syslog && e->n_denied)
-    syslog (LOG_WARNING, "%s", line);
+      append (line, size, &n, "%s %s", k++ ? "," : "; warnings:", moat_rules[e->findings[i].rule].id);
 }
 
 static void
@@ -224,7 +227,7 @@ check_container (struct watch *w, const struct moat_engine_event *ev)
   struct moat_audit_input in = { 0 };
   struct moat_evaluation e;
   struct moat_error err = { 0 };
-  char name[256], image[256];
+  char name[256], image[256], line[8192];
   bool running = false;
 
   if (moat_engine_inspect (&w->eng, ev->id, &in, &running, &err) < 0)
@@ -238,10 +241,13 @@ check_container (struct watch *w, const struct moat_engine_event *ev)
   moat_policy_evaluate (&w->policy, &in.spec, &in.side, &e);
   clean (name, sizeof name, in.side.name ? in.side.name : ev->name);
   clean (image, sizeof image, in.side.image ? in.side.image : ev->image);
+  verdict_line (line, sizeof line, ev, name, image, &e);
   if (w->json)
     report_json (ev, name, image, &e);
   else
-    report_text (w, ev, name, image, &e);
+    fprintf (stderr, "moat: watch: %s\n", line);
+  if (w->syslog && e.n_denied)
+    syslog (LOG_WARNING, "%s", line);
   if (e.n_denied)
     w->n_denied++;
   if (e.n_denied && w->enforce && (running || strcmp (ev->action, "start") == 0))

@@ -222,6 +222,20 @@ def test_vanished_container_is_skipped_quietly(engine, watch):
   assert [r["event"] for r in w.records()] == ["connected", "start"], w.lines
 
 
+def test_daemon_text_is_cleaned(engine, watch):
+  """Names and paths from the daemon: no control characters in a line, and
+  no invalid UTF-8 that would make jansson drop the record."""
+  cid = "f6" * 32
+  doc = inspect_doc(cid, "bad\nname\u00e9", binds=["/etc/caf\u00e9\x1b:/x"])
+  engine.add(doc)
+  w = watch()
+  start(engine, cid, "x")
+  rec = verdict_of(w, cid)
+  assert rec["name"] == "bad?name??", rec
+  reasons = " ".join(v["reason"] for v in rec["violations"])
+  assert "moat.mounts.sensitive_rw" in rules(rec) and "/etc/caf???" in reasons, rec
+
+
 def test_broken_inspect_answer_is_logged_and_skipped(engine, watch):
   engine.inspect_reply[PRIV] = b'{"Id": "x", "HostConfig": '
   w = watch()
@@ -239,7 +253,8 @@ def test_oversized_event_line_is_refused(engine, watch):
   assert "event longer than" in rec["message"], rec
 
 
-def test_syslog(engine, tmp_path):
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_syslog(engine, tmp_path, output):
   """--syslog: violations and enforcement reach /dev/log.  This host runs no
   syslog daemon, so watch runs in a private mount namespace whose /dev/log
   is a socket this test reads."""
@@ -252,12 +267,12 @@ def test_syslog(engine, tmp_path):
             'mount --bind "$1/olddev/null" /dev/null; '
             'mount --bind "$1/log.sock" /dev/log; shift; exec "$@"')
   w = WatchProc(MOAT_BIN, "--docker-host", engine.url, "--syslog", "--enforce",
-                prefix=["unshare", "-m", "--propagation", "private", "sh",
+                "--output", output, prefix=["unshare", "-m", "--propagation", "private", "sh",
                         "-c", script, "sh", str(tmp_path)])
   try:
     w.wait_for(lambda l: "watching" in l, "connected")
     start(engine, CAPS, "caps")
-    w.wait_for(lambda l: "enforce: stopped caps" in l, "enforcement")
+    w.wait_for(lambda l: "enforce" in l and "caps" in l, "enforcement")
     msgs = []
     while not any("enforce: stopped caps" in m for m in msgs):
       msgs.append(log.recv(8192).decode(errors="replace"))
