@@ -508,7 +508,10 @@ def leftovers(root, cid, bundle_paths=()):
         left.append(f"state dir {sd}")
     if os.path.isdir(root):
         for e in os.listdir(root):
-            if os.path.isdir(os.path.join(root, e)) and not os.path.islink(os.path.join(root, e)):
+            if e == ".engine":
+                # Records of `run -d` containers: the dir itself may stay.
+                left += [f"engine record {x}" for x in os.listdir(os.path.join(root, e))]
+            elif os.path.isdir(os.path.join(root, e)) and not os.path.islink(os.path.join(root, e)):
                 left.append(f"state dir {os.path.join(root, e)}")
     if cid:
         left += [f"cgroup {d}" for d in cgroup_dirs_named(cid)]

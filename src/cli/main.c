@@ -37,6 +37,13 @@ static const struct
   { "pull", cmd_pull, "pull an image from a registry (moat image pull)" },
   { "spec", cmd_spec, "write a hardened config.json (--compat: a runc-like one)" },
   { "events", cmd_events, "print the events log (--follow, --since, --filter), or runc's stats of ID" },
+  { "logs", cmd_logs, "print the logs of a detached container (-f, --since, --tail N, -t)" },
+  { "stop", cmd_stop, "stop detached containers (SIGTERM, then SIGKILL after -t SECONDS)" },
+  { "rm", cmd_rm, "remove stopped detached containers (-f: stop them first)" },
+  { "wait", cmd_wait, "wait until detached containers stop; print their exit codes" },
+  { "inspect", cmd_inspect, "print the state and config of detached containers (JSON)" },
+  { "top", cmd_top, "list the processes of a container" },
+  { "stats", cmd_stats, "cpu, memory and pids of detached containers (--no-stream)" },
 };
 
 static void

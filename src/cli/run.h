@@ -26,4 +26,26 @@ int moat_run_apply_privileged (json_t *doc, bool host_userns, struct moat_error 
 /* The one-line warning of what --privileged turned off (after admission). */
 void moat_run_privileged_warning (bool host_userns);
 
+/* --secret (run_secrets.c). */
+#include <stdbool.h>
+#include <sys/types.h>
+struct moat_run_secret
+{
+  const char *src;
+  char *target;
+  mode_t mode;
+  long long uid; /* -1: the container user */
+};
+struct moat_run_secrets
+{
+  struct moat_run_secret v[16];
+  size_t n;
+};
+int moat_run_parse_secret (struct moat_run_secrets *f, const char *arg, struct moat_error *err);
+void moat_run_secrets_free (struct moat_run_secrets *f);
+/* Mount the secrets tmpfs on a fresh PATH (PATH_MAX bytes) and fill it;
+ * *MOUNT is the bind mount to add to the config (NULL without secrets). */
+int moat_run_setup_secrets (const struct moat_run_secrets *f, json_t *doc, char *path, bool *mounted, json_t **bind,
+                            struct moat_error *err);
+
 #endif

@@ -649,8 +649,12 @@ moat_container_delete (const struct moat_ctx *ctx, const char *id, bool force, s
   moat_debug ("delete %s: destroyed", id);
   if (moat_rm_rf_at (rootfd, id, err) < 0)
     goto out;
-  /* Docker calls the removal of a container "destroy". */
-  moat_container_event (ctx, "destroy", &st, NULL, 0);
+  /* Docker calls the removal of a container "destroy".  A monitored
+     container (`moat run -d`) is deleted by its monitor after every exit
+     and re-created on a restart: its record lives on, and `moat rm` says
+     "destroy" when that goes. */
+  if (!(st.annotations_json && strstr (st.annotations_json, "\"" MOAT_ANNOTATION_MONITORED "\"")))
+    moat_container_event (ctx, "destroy", &st, NULL, 0);
   ret = 0;
 out:
   moat_state_free (&st);

@@ -10,6 +10,9 @@
 #include "spec/spec.h"
 #include "util/error.h"
 
+/* Set by `moat run -d` on the containers its monitor (re-)creates. */
+#define MOAT_ANNOTATION_MONITORED "org.moat.monitored"
+
 struct moat_ctx
 {
   const char *root;     /* state root, default /run/moat */

@@ -269,7 +269,7 @@ def test_secret_not_in_state_while_running(moat, rootfs_template, test_dir):
                 assert value.encode() not in f.read(), os.path.join(dirpath, n)
     with open("/proc/self/mountinfo") as f:
         assert "moat-secrets" not in f.read()
-    assert moat("delete", "--force", "sec1").rc == 0
+    assert moat("rm", "-f", "sec1").rc == 0
 
 
 def test_print_spec(moat, rootfs_template, test_dir):
@@ -301,7 +301,7 @@ def test_exit_status_and_keep_without_rm(moat, rootfs_template):
 def test_bad_flags_leave_nothing(moat, rootfs_template, test_dir):
     for flags, needle in ((("--cap-add", "NOPE"), "NOPE"), (("--ulimit", "nofile"), "--ulimit"),
                           (("--tmpfs", "/x:suid"), "suid"), (("--userns", "keep-id"), "--userns"),
-                          (("--name", "bad/name"), "--name"), (("-d", "--rm"), "--rm"),
+                          (("--name", "bad/name"), "--name"),
                           (("--secret", os.path.join(test_dir, "missing")), "missing")):
         r = fe(moat, rootfs_template, *flags)
         assert_error_line(r, needle)
