@@ -432,3 +432,17 @@ def test_several_names_one_failure(eng):
     assert r.rc == 1 and r.out == f"{a}\n", r
     assert len(r.err_lines) == 1 and "no such container `nope-y`" in r.err, r
     assert a not in eng("ps", "-a", "-q").out
+
+
+def test_ps_forms(eng):
+    """`ps` without an id is Docker's listing; `ps [--format F] ID` is runc's
+    process list of one container."""
+    name, _ = eng.run_d(cmd=("sleep", "60"))
+    init = eng.status(name)["Pid"]
+    for args in (("ps", "--format=json"), ("ps", "--format", "json"), ("ps", "-a", "--format", "json")):
+        rows = [json.loads(x) for x in eng(*args).out.splitlines()]
+        assert [r["Names"] for r in rows] == [name], (args, rows)
+    for args in (("ps", "--format", "json", name), ("ps", "--format=json", name), ("ps", "-f", "json", name)):
+        r = eng(*args)
+        assert r.rc == 0 and json.loads(r.out) == [init], (args, r)
+    assert eng("ps", "-q").out == f"{name}\n"
