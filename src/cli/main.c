@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "container/events.h"
 #include "policy/policy.h"
 #include "util/log.h"
 
@@ -29,11 +30,20 @@ static const struct
   { "features", cmd_features, "print the features this runtime supports (JSON)" },
   { "policy", cmd_policy, "check a config against the admission policy (policy check FILE)" },
   { "audit", cmd_audit, "audit configs or inspect output against the CIS Docker Benchmark" },
+  { "watch", cmd_watch, "follow a Docker Engine API's events and check (--enforce: stop) new containers" },
   { "image", cmd_image, "manage images: load ls inspect rm prune fsck unpack resolve" },
   { "images", cmd_images, "list images (moat image ls)" },
   { "rmi", cmd_rmi, "remove an image name (moat image rm)" },
   { "pull", cmd_pull, "pull an image from a registry (moat image pull)" },
   { "spec", cmd_spec, "write a hardened config.json (--compat: a runc-like one)" },
+  { "events", cmd_events, "print the events log (--follow, --since, --filter), or runc's stats of ID" },
+  { "logs", cmd_logs, "print the logs of a detached container (-f, --since, --tail N, -t)" },
+  { "stop", cmd_stop, "stop detached containers (SIGTERM, then SIGKILL after -t SECONDS)" },
+  { "rm", cmd_rm, "remove stopped detached containers (-f: stop them first)" },
+  { "wait", cmd_wait, "wait until detached containers stop; print their exit codes" },
+  { "inspect", cmd_inspect, "print the state and config of detached containers (JSON)" },
+  { "top", cmd_top, "list the processes of a container" },
+  { "stats", cmd_stats, "cpu, memory and pids of detached containers (--no-stream)" },
 };
 
 static void
@@ -49,6 +59,7 @@ usage (FILE *f)
               "  --debug             log debug messages\n"
               "  --systemd-cgroup    use systemd cgroup paths (refused: no systemd here)\n"
               "  --policy FILE       admission policy (default $MOAT_POLICY, else /etc/moat/policy.yaml)\n"
+              "  --events-syslog     mirror every event to syslog (/dev/log; $MOAT_EVENTS_SYSLOG)\n"
               "  --version, --help\n\ncommands:\n");
   for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf (f, "  %-10s %s\n", commands[i].name, commands[i].help);
@@ -66,6 +77,7 @@ main (int argc, char **argv)
     { "cgroup-manager", required_argument, NULL, 'c' },
     { "rootless", required_argument, NULL, 'R' },
     { "policy", required_argument, NULL, 'P' },
+    { "events-syslog", no_argument, NULL, 'E' },
     { "version", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -113,6 +125,12 @@ main (int argc, char **argv)
       case 'P':
         /* Read by moat_policy_admit() in create, and by policy/audit. */
         if (setenv (MOAT_POLICY_ENV, optarg, 1) < 0)
+          return 1;
+        break;
+      case 'E':
+        /* Read by moat_event_emit(), in this process and in the monitors
+           it starts. */
+        if (setenv (MOAT_EVENTS_SYSLOG_ENV, "/dev/log", 1) < 0)
           return 1;
         break;
       case 'v':

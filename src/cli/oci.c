@@ -392,7 +392,18 @@ cmd_ps (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   bool json = false;
   cleanup_free pid_t *pids = NULL;
   size_t n = 0, i;
-  int r = parse_format (argc, argv, &json, NULL, err);
+  int r;
+
+  /* runc's `ps ID` lists a container's processes; without an id it is
+     Docker's `ps [-a]`, the detached containers. */
+  for (i = 1; i < (size_t) argc; i++)
+    if (strcmp (argv[i], "--format") == 0 || strcmp (argv[i], "-f") == 0)
+      i++; /* its value */
+    else if (strncmp (argv[i], "--format=", 9) != 0)
+      break;
+  if (i >= (size_t) argc || argv[i][0] == '-')
+    return moat_engine_ps (cli, argc, argv, err);
+  r = parse_format (argc, argv, &json, NULL, err);
 
   if (r < 0)
     return r;

@@ -285,6 +285,20 @@ fail:
   _exit (127);
 }
 
+/* Docker's exec_start event: the action carries the command line
+   ("exec_start: sh -c ls"), and a filter on event=exec_start matches it. */
+static void
+exec_event (struct moat_cli *cli, const struct moat_state *st, const struct moat_process *p)
+{
+  char action[512];
+  size_t off, i;
+
+  off = (size_t) snprintf (action, sizeof action, "exec_start:");
+  for (i = 0; i < p->args.n && off < sizeof action; i++)
+    off += (size_t) snprintf (action + off, sizeof action - off, " %s", p->args.v[i]);
+  moat_container_event (&cli->ctx, action, st, NULL, 0);
+}
+
 static int
 run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_state *st, const struct moat_spec *spec,
           const struct moat_process *p, struct moat_error *err)
@@ -359,6 +373,7 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
     }
   if (ec->pid_file && moat_write_pid_file (ec->pid_file, pid, err) < 0)
     goto kill;
+  exec_event (cli, st, p);
   ret = ec->detach ? 0 : moat_wait_forward (pid, pty_master);
   goto out;
 kill:
@@ -374,7 +389,6 @@ out:
   moat_cgroup_free (&cg);
   moat_seccomp_prog_free (&prog);
   sigprocmask (SIG_SETMASK, &saved, NULL);
-  (void) cli;
   return ret;
 }
 
@@ -474,9 +488,9 @@ cmd_features (struct moat_cli *cli, int argc, char **argv, struct moat_error *er
          "    \"apparmor\": {\"enabled\": false},\n"
          "    \"selinux\": {\"enabled\": false},\n"
          "    \"intelRdt\": {\"enabled\": false},\n"
-         "    \"mountExtensions\": {\"idmap\": {\"enabled\": false}}\n"
+         "    \"mountExtensions\": {\"idmap\": {\"enabled\": true}}\n"
          "  },\n"
-         "  \"annotations\": {\"org.moat.landlock\": \"%s\"}\n"
+         "  \"annotations\": {\"org.moat.landlock\": \"%s\", \"org.moat.rootfs.idmap\": \"true\"}\n"
          "}\n",
          moat_landlock_abi () > 0 ? "true" : "false");
   return 0;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -9,12 +12,14 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "sandbox/sandbox.h"
+#include "util/cleanup.h"
 
 int
 moat_usage (struct moat_error *err, const char *fmt, ...)
@@ -162,4 +167,76 @@ moat_wait_forward (pid_t pid, int pty_master)
   if (WIFSIGNALED (status))
     return 128 + WTERMSIG (status);
   return WEXITSTATUS (status);
+}
+
+/* Whether PATH names the file we run from: not so for a sealed copy, whose
+ * /proc/self/exe reads "/memfd:..." or a path inside moat's private overlay. */
+static bool
+is_own_exe (const char *path)
+{
+  struct stat a, b;
+
+  return stat (path, &a) == 0 && stat ("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The directory of moat's real executable.  When we run from a sealed copy,
+ * argv[0] resolved with realpath (or looked up in PATH) is used instead. */
+int
+moat_exe_dir (const char *argv0, char *buf, size_t size, struct moat_error *err)
+{
+  char tmp[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", tmp, sizeof tmp - 1);
+  char *slash;
+
+  tmp[n > 0 ? n : 0] = '\0';
+  if (tmp[0] == '/' && is_own_exe (tmp))
+    {
+      /* tmp is the real executable. */
+    }
+  else if (strchr (argv0, '/'))
+    {
+      if (realpath (argv0, tmp) == NULL)
+        return moat_err (err, errno, "locate moat: resolve `%s`", argv0);
+    }
+  else
+    {
+      const char *path = getenv ("PATH");
+      cleanup_free char *copy = strdup (path ? path : "/usr/local/bin:/usr/bin:/bin");
+      char *save = NULL, *d, cand[PATH_MAX];
+      bool found = false;
+
+      if (copy == NULL)
+        return moat_err (err, ENOMEM, "locate moat");
+      for (d = strtok_r (copy, ":", &save); d && !found; d = strtok_r (NULL, ":", &save))
+        {
+          snprintf (cand, sizeof cand, "%s/%s", d, argv0);
+          found = access (cand, X_OK) == 0 && realpath (cand, tmp) != NULL;
+        }
+      if (!found)
+        return moat_err (err, ENOENT, "locate moat: `%s` not found in PATH", argv0);
+    }
+  slash = strrchr (tmp, '/');
+  if (slash == NULL)
+    return moat_err (err, EINVAL, "locate moat: `%s`", tmp);
+  *slash = '\0';
+  snprintf (buf, size, "%s", *tmp ? tmp : "/");
+  return 0;
+}
+
+bool
+moat_env_is_secret (const char *kv)
+{
+  static const char *const words[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "PRIVATE_KEY", NULL };
+  size_t klen = strcspn (kv, "="), i, j;
+  char key[256];
+
+  if (klen >= sizeof key)
+    klen = sizeof key - 1;
+  for (j = 0; j < klen; j++)
+    key[j] = (char) toupper ((unsigned char) kv[j]);
+  key[klen] = '\0';
+  for (i = 0; words[i]; i++)
+    if (strstr (key, words[i]))
+      return true;
+  return false;
 }

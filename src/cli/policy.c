@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "policy/engine.h"
 #include "policy/policy.h"
+#include "spec/spec_internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -21,8 +23,8 @@
 
 /* --policy FILE, else $MOAT_POLICY, else the default path (missing = the
    baseline).  A broken policy is MOAT_EPOLICY: exit 3, as admission would. */
-static int
-load_policy (const char *opt, struct moat_policy *p, const char **label, struct moat_error *err)
+int
+moat_cli_load_policy (const char *opt, struct moat_policy *p, const char **label, struct moat_error *err)
 {
   const char *path = opt ? opt : getenv (MOAT_POLICY_ENV);
   bool missing_ok = path == NULL || *path == '\0';
@@ -108,7 +110,7 @@ cmd_policy (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   ctx.file = argv[optind];
   if (read_input (ctx.file, &buf, &len, err) < 0)
     return MOAT_CLI_ERROR;
-  if (load_policy (policy_path, &policy, &label, err) < 0)
+  if (moat_cli_load_policy (policy_path, &policy, &label, err) < 0)
     return MOAT_CLI_ERROR;
   printf ("policy: %s\n", label);
   r = moat_inspect_parse (buf, len, check_one, &ctx, err);
@@ -196,13 +198,56 @@ audit_container (struct moat_cli *cli, const char *id, struct audit_ctx *a, stru
   return r;
 }
 
+/* Every container of a live engine (running ones, or all with --all), as
+   `docker inspect` would show them: the same adapter, the same checks. */
 static int
-parse_audit_opts (int argc, char **argv, enum moat_report_format *fmt, bool *fail_on_warn, const char **policy,
-                  const char ***ids, size_t *n_ids, struct moat_error *err)
+audit_engine (const char *url, bool all, struct audit_ctx *a, struct moat_error *err)
+{
+  struct moat_engine eng;
+  struct moat_strv ids = { 0 };
+  char file[512];
+  size_t i;
+  int r = 0;
+
+  if (moat_engine_open (&eng, url, err) < 0 || moat_engine_list (&eng, all, &ids, err) < 0)
+    return -1;
+  for (i = 0; i < ids.n && r == 0; i++)
+    {
+      struct moat_audit_input in = { 0 };
+      bool running;
+      snprintf (file, sizeof file, "%s/containers/%.12s", url, ids.v[i]);
+      a->file = file;
+      r = moat_engine_inspect (&eng, ids.v[i], &in, &running, err);
+      /* Removed between the list and the inspect: not there to audit. */
+      if (r < 0 && err->code == ENOENT)
+        {
+          r = 0;
+          continue;
+        }
+      if (r == 0)
+        r = audit_one (&in, a, err);
+      moat_spec_free (&in.spec);
+      moat_side_info_free (&in.side);
+    }
+  spec_strv_free (&ids);
+  return r;
+}
+
+struct audit_opts
+{
+  enum moat_report_format fmt;
+  bool fail_on_warn, all;
+  const char *policy, *host;
+};
+
+static int
+parse_audit_opts (int argc, char **argv, struct audit_opts *o, const char ***ids, size_t *n_ids,
+                  struct moat_error *err)
 {
   static const struct option opts[] = {
-    { "format", required_argument, NULL, 'f' }, { "fail-on", required_argument, NULL, 'F' },
-    { "container", required_argument, NULL, 'c' }, { "policy", required_argument, NULL, 'p' },
+    { "format", required_argument, NULL, 'f' },      { "fail-on", required_argument, NULL, 'F' },
+    { "container", required_argument, NULL, 'c' },   { "policy", required_argument, NULL, 'p' },
+    { "docker-host", required_argument, NULL, 'H' }, { "all", no_argument, NULL, 'a' },
     { NULL, 0, NULL, 0 },
   };
   int c;
@@ -213,40 +258,54 @@ parse_audit_opts (int argc, char **argv, enum moat_report_format *fmt, bool *fai
       {
       case 'f':
         if (strcmp (optarg, "table") == 0)
-          *fmt = MOAT_REPORT_TABLE;
+          o->fmt = MOAT_REPORT_TABLE;
         else if (strcmp (optarg, "json") == 0)
-          *fmt = MOAT_REPORT_JSON;
+          o->fmt = MOAT_REPORT_JSON;
         else if (strcmp (optarg, "sarif") == 0)
-          *fmt = MOAT_REPORT_SARIF;
+          o->fmt = MOAT_REPORT_SARIF;
         else
           return moat_usage (err, "--format: must be table, json or sarif, not `%s`", optarg);
         break;
       case 'F':
         if (strcmp (optarg, "warn") != 0 && strcmp (optarg, "none") != 0)
           return moat_usage (err, "--fail-on: must be warn or none, not `%s`", optarg);
-        *fail_on_warn = strcmp (optarg, "warn") == 0;
+        o->fail_on_warn = strcmp (optarg, "warn") == 0;
         break;
       case 'c':
         (*ids)[(*n_ids)++] = optarg;
         break;
       case 'p':
-        *policy = optarg;
+        o->policy = optarg;
+        break;
+      case 'H':
+        o->host = optarg;
+        break;
+      case 'a':
+        o->all = true;
         break;
       default:
         return moat_usage (err, "bad option (usage: moat audit [--format table|json|sarif] [--fail-on warn|none] "
-                                "[--container ID]... [FILE...])");
+                                "[--container ID]... [--docker-host unix:///path.sock [--all]] [FILE...])");
       }
-  if (optind == argc && *n_ids == 0)
-    return moat_usage (err, "audit: give FILE... (config.json, docker or podman inspect output) or --container ID");
+  if (optind == argc && *n_ids == 0 && o->host == NULL)
+    return moat_usage (err, "audit: give FILE... (config.json, docker or podman inspect output), --container ID "
+                            "or --docker-host unix:///path.sock");
+  if (o->all && o->host == NULL)
+    return moat_usage (err, "audit: --all needs --docker-host");
+  if (o->host)
+    {
+      char path[108];
+      if (moat_http_unix_path (o->host, path, sizeof path, err) < 0)
+        return moat_error_wrap (err, "--docker-host"), MOAT_CLI_USAGE;
+    }
   return 0;
 }
 
 int
 cmd_audit (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
 {
-  enum moat_report_format fmt = MOAT_REPORT_TABLE;
-  bool fail_on_warn = false;
-  const char *policy_path = NULL, *label;
+  struct audit_opts o = { .fmt = MOAT_REPORT_TABLE };
+  const char *label;
   cleanup_free const char **ids = calloc ((size_t) argc + 1, sizeof *ids);
   size_t n_ids = 0, n_warn = 0, i;
   struct moat_policy policy;
@@ -255,10 +314,10 @@ cmd_audit (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
 
   if (ids == NULL)
     return moat_err (err, ENOMEM, "audit"), MOAT_CLI_ERROR;
-  r = parse_audit_opts (argc, argv, &fmt, &fail_on_warn, &policy_path, &ids, &n_ids, err);
+  r = parse_audit_opts (argc, argv, &o, &ids, &n_ids, err);
   if (r < 0)
     return r;
-  if (load_policy (policy_path, &policy, &label, err) < 0)
+  if (moat_cli_load_policy (o.policy, &policy, &label, err) < 0)
     return MOAT_CLI_ERROR;
   a.strings = moat_interner_new ();
   if (a.strings == NULL)
@@ -273,6 +332,8 @@ cmd_audit (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
         moat_error_wrap (err, "container `%s`", ids[i]);
         goto out;
       }
+  if (o.host && audit_engine (o.host, o.all, &a, err) < 0)
+    goto out;
   for (i = (size_t) optind; i < (size_t) argc; i++)
     {
       cleanup_free char *buf = NULL;
@@ -287,11 +348,12 @@ cmd_audit (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
         }
     }
   a.report.end = (long) time (NULL);
-  if (moat_report_write (stdout, &a.report, fmt, fmt == MOAT_REPORT_TABLE && isatty (STDOUT_FILENO), &n_warn, err)
+  if (moat_report_write (stdout, &a.report, o.fmt, o.fmt == MOAT_REPORT_TABLE && isatty (STDOUT_FILENO), &n_warn,
+                         err)
       < 0)
     goto out;
   fflush (stdout);
-  ret = fail_on_warn && n_warn > 0 ? 3 : 0;
+  ret = o.fail_on_warn && n_warn > 0 ? 3 : 0;
 out:
   audit_free (&a);
   moat_policy_free (&policy);

@@ -16,7 +16,8 @@
  *
  * Privilege only ever comes from the operator's flags: every volume is
  * nosuid,nodev, host paths that hand over the host (/, /proc, /sys, /dev,
- * /boot, /etc, engine sockets) are refused, and --privileged is refused. */
+ * /boot, /etc, engine sockets) are refused, and --privileged goes through
+ * admission, which refuses it unless the policy allows it (run_privileged.c). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
 #include "cli/run.h"
 #include "sandbox/sandbox.h"
 #include "spec/defaults.h"
@@ -48,7 +50,7 @@ enum
 {
   O_NAME = 0x100, O_RM, O_ENV_FILE, O_READ_ONLY, O_TMPFS, O_MOUNT, O_CAP_ADD, O_CAP_DROP, O_PRIVILEGED,
   O_SECOPT, O_CPU_SHARES, O_CPUS, O_PIDS, O_ULIMIT, O_HOSTNAME, O_NETWORK, O_USERNS, O_SECRET,
-  O_PRINT_SPEC, O_ALLOW_SENSITIVE, O_ROOT_IMAGES,
+  O_PRINT_SPEC, O_ALLOW_SENSITIVE, O_ROOT_IMAGES, O_ENGINE,
 };
 #define DEFAULT_IMAGE_ROOT "/var/lib/moat"
 
@@ -83,31 +85,32 @@ static const struct option fe_opts[] = {
   { "print-spec", no_argument, NULL, O_PRINT_SPEC },
   { "allow-sensitive-mount", no_argument, NULL, O_ALLOW_SENSITIVE },
   { "root-images", required_argument, NULL, O_ROOT_IMAGES },
+  /* moat_engine_parse_opt() (engine_launch.c) parses these. */
+  { "restart", required_argument, NULL, O_ENGINE },
+  { "health-cmd", required_argument, NULL, O_ENGINE },
+  { "health-interval", required_argument, NULL, O_ENGINE },
+  { "health-timeout", required_argument, NULL, O_ENGINE },
+  { "health-retries", required_argument, NULL, O_ENGINE },
+  { "health-start-period", required_argument, NULL, O_ENGINE },
+  { "no-healthcheck", no_argument, NULL, O_ENGINE },
+  { "log-opt", required_argument, NULL, O_ENGINE },
   { NULL, 0, NULL, 0 },
 };
 #define FE_SHORT "+de:itm:u:v:w:"
 
-/* A secret: read from the host at run time, copied into a private tmpfs. */
-struct fe_secret
-{
-  const char *src;
-  char *target;
-  mode_t mode;
-  long long uid; /* -1: the container user */
-};
 
 struct fe
 {
   const char *name, *workdir, *user, *hostname, *network, *userns, *seccomp, *apparmor, *label,
       *landlock, *image_root;
-  bool rm, detach, interactive, tty, print_spec, allow_sensitive;
+  bool rm, detach, interactive, tty, print_spec, allow_sensitive, privileged;
   int read_only, nnp; /* -1: default */
   json_t *env, *volumes, *tmpfs, *cap_add, *cap_drop, *ulimits, *env_files;
   int64_t memory;
   long long cpu_shares, pids;
   double cpus;
-  struct fe_secret secrets[16];
-  size_t n_secrets;
+  struct moat_run_secrets secrets;
+  struct moat_engine_opts engine;
 };
 
 /* The OCI form's options (parse_create in oci.c) that take a value. */
@@ -206,73 +209,10 @@ moat_run_is_frontend (int argc, char **argv)
 
 /* ----- flag parsing ----- */
 
-static int
-parse_secret (struct fe *f, const char *arg, struct moat_error *err)
-{
-  cleanup_free char *copy = strdup (arg);
-  struct fe_secret *s;
-  char *save = NULL, *tok;
-  long long v;
-
-  if (copy == NULL)
-    return moat_err (err, ENOMEM, "--secret");
-  if (f->n_secrets == sizeof f->secrets / sizeof f->secrets[0])
-    return moat_usage (err, "--secret: at most 16 secrets");
-  s = &f->secrets[f->n_secrets];
-  *s = (struct fe_secret){ .mode = 0400, .uid = -1 };
-  for (tok = strtok_r (copy, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
-    {
-      if (s->src == NULL && strchr (tok, '=') == NULL)
-        s->src = strstr (arg, tok); /* points into ARG: argv outlives F */
-      else if (strncmp (tok, "source=", 7) == 0 || strncmp (tok, "src=", 4) == 0)
-        s->src = strchr (strstr (arg, tok), '=') + 1;
-      else if (strncmp (tok, "target=", 7) == 0)
-        {
-          free (s->target);
-          s->target = strdup (tok + 7);
-        }
-      else if (strncmp (tok, "mode=", 5) == 0)
-        {
-          char *end;
-          unsigned long m = strtoul (tok + 5, &end, 8);
-          if (*end || end == tok + 5 || m > 0777)
-            return moat_usage (err, "--secret: mode: not an octal permission `%s`", tok + 5);
-          s->mode = (mode_t) m;
-        }
-      else if (strncmp (tok, "uid=", 4) == 0)
-        {
-          if (moat_parse_int (tok + 4, 0, UINT32_MAX - 1, &v) < 0)
-            return moat_usage (err, "--secret: uid: not a uid `%s`", tok + 4);
-          s->uid = v;
-        }
-      else
-        return moat_usage (err, "--secret: unknown option `%s` (want SRC[,target=NAME,mode=0400,uid=N])", tok);
-    }
-  if (s->src == NULL || s->src[0] == '\0')
-    return moat_usage (err, "--secret: no source file");
-  /* The source ends at the next ',' of ARG. */
-  s->src = strndup (s->src, strcspn (s->src, ","));
-  if (s->src == NULL)
-    return moat_err (err, ENOMEM, "--secret");
-  if (s->target == NULL)
-    {
-      const char *b = strrchr (s->src, '/');
-      s->target = strdup (b ? b + 1 : s->src);
-    }
-  if (s->target == NULL)
-    return moat_err (err, ENOMEM, "--secret");
-  f->n_secrets++;
-  if (s->target[0] == '\0' || strchr (s->target, '/') || strcmp (s->target, ".") == 0
-      || strcmp (s->target, "..") == 0)
-    return moat_usage (err, "--secret: target: `%s` is not a file name", s->target);
-  return 0;
-}
 
 static void
 fe_free (struct fe *f)
 {
-  size_t i;
-
   json_decref (f->env);
   json_decref (f->volumes);
   json_decref (f->tmpfs);
@@ -280,11 +220,7 @@ fe_free (struct fe *f)
   json_decref (f->cap_drop);
   json_decref (f->ulimits);
   json_decref (f->env_files);
-  for (i = 0; i < f->n_secrets; i++)
-    {
-      free ((char *) f->secrets[i].src);
-      free (f->secrets[i].target);
-    }
+  moat_run_secrets_free (&f->secrets);
 }
 
 static int
@@ -392,11 +328,7 @@ parse_flag (struct fe *f, int c, const char *arg, const char *opt, struct moat_e
       }
     case O_CAP_ADD: return push (f->cap_add, arg, err);
     case O_CAP_DROP: return push (f->cap_drop, arg, err);
-    case O_PRIVILEGED:
-      return moat_usage (err, "--privileged: refused: it would give the container every capability, "
-                              "all host devices, and turn off seccomp, masked paths, read-only /sys and "
-                              "/proc/sys, and the user namespace (container root = host root); "
-                              "add the specific --cap-add/--volume it needs instead");
+    case O_PRIVILEGED: f->privileged = true; return 0;
     case O_SECOPT: return parse_secopt (f, arg, err);
     case O_ULIMIT: return push (f->ulimits, arg, err);
     case O_HOSTNAME: f->hostname = arg; return 0;
@@ -411,7 +343,7 @@ parse_flag (struct fe *f, int c, const char *arg, const char *opt, struct moat_e
         return moat_usage (err, "--userns: only `host` (no user namespace) is supported, not `%s`", arg);
       f->userns = arg;
       return 0;
-    case O_SECRET: return parse_secret (f, arg, err);
+    case O_SECRET: return moat_run_parse_secret (&f->secrets, arg, err);
     case O_PRINT_SPEC: f->print_spec = true; return 0;
     case O_ALLOW_SENSITIVE: f->allow_sensitive = true; return 0;
     case O_ROOT_IMAGES: f->image_root = arg; return 0;
@@ -466,22 +398,10 @@ set_env (json_t *env, const char *kv, struct moat_error *err)
 static void
 warn_secret_env (const char *kv)
 {
-  static const char *const words[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "PRIVATE_KEY", NULL };
-  size_t klen = strcspn (kv, "="), i, j;
-  char key[256];
-
-  if (klen >= sizeof key)
-    klen = sizeof key - 1;
-  for (j = 0; j < klen; j++)
-    key[j] = (char) toupper ((unsigned char) kv[j]);
-  key[klen] = '\0';
-  for (i = 0; words[i]; i++)
-    if (strstr (key, words[i]))
-      {
-        fprintf (stderr, "moat: warning: -e %s: environment variables leak (inspect, /proc/PID/environ, "
-                         "child processes); pass secrets with --secret SRC,target=NAME instead\n", key);
-        return;
-      }
+  if (moat_env_is_secret (kv))
+    fprintf (stderr, "moat: warning: -e %.*s: environment variables leak (inspect, /proc/PID/environ, "
+                     "child processes); pass secrets with --secret SRC,target=NAME instead\n",
+             (int) strcspn (kv, "="), kv);
 }
 
 static int
@@ -759,7 +679,7 @@ apply_volume (struct fe *f, json_t *doc, const char *spec, struct moat_error *er
   char real[PATH_MAX], *host, *ctr, *opts, *save = NULL, *o;
   json_t *options = json_pack ("[sss]", "rbind", "nosuid", "nodev");
   const char *why;
-  bool ro = false;
+  bool ro = false, idmap = false;
 
   if (copy == NULL || options == NULL)
     return moat_err (err, ENOMEM, "--volume");
@@ -777,15 +697,28 @@ apply_volume (struct fe *f, json_t *doc, const char *spec, struct moat_error *er
   for (o = opts ? strtok_r (opts, ",", &save) : NULL; o; o = strtok_r (NULL, ",", &save))
     if (strcmp (o, "ro") == 0 || strcmp (o, "rw") == 0)
       ro = o[1] == 'o';
+    else if (strcmp (o, "idmap") == 0)
+      idmap = true;
     else if (strcmp (o, "noexec") == 0 || strcmp (o, "nosuid") == 0 || strcmp (o, "nodev") == 0
              || strcmp (o, "rprivate") == 0 || strcmp (o, "private") == 0)
       json_array_append_new (options, json_string (o));
     else
       {
         json_decref (options);
-        return moat_usage (err, "--volume `%s`: unsupported option `%s` (ro, rw, noexec, nosuid, nodev, "
+        return moat_usage (err, "--volume `%s`: unsupported option `%s` (ro, rw, idmap, noexec, nosuid, nodev, "
                                 "private, rprivate)", spec, o);
       }
+  /* Through a writable idmapped mount container root's files land on the
+     host as uid 0, setuid bits included (sandbox/idmap.c). */
+  if (idmap && !ro)
+    {
+      json_decref (options);
+      return moat_usage (err, "--volume `%s`: idmap needs ro: through a writable idmapped mount, files that "
+                              "container root creates are owned by host root (a setuid file would be a host "
+                              "root shell)", spec);
+    }
+  if (idmap)
+    json_array_append_new (options, json_string ("idmap"));
   json_array_append_new (options, json_string (ro ? "ro" : "rw"));
   if (host[0] != '/' || ctr[0] != '/')
     {
@@ -991,89 +924,7 @@ apply_resources (struct fe *f, json_t *doc)
   return 0;
 }
 
-/* The host uid that container uid ID maps to through MAP (uidMappings or
-   gidMappings), or ID itself without a user namespace. */
-static long long
-host_id (json_t *doc, const char *map, long long id)
-{
-  json_t *m = json_object_get (obj_path (doc, "linux", NULL), map), *v;
-  size_t i;
 
-  if (!json_is_array (m))
-    return id;
-  json_array_foreach (m, i, v)
-    {
-      long long c = json_integer_value (json_object_get (v, "containerID"));
-      long long h = json_integer_value (json_object_get (v, "hostID"));
-      long long n = json_integer_value (json_object_get (v, "size"));
-      if (id >= c && id < c + n)
-        return h + (id - c);
-    }
-  return -1;
-}
-
-/* Secrets: a private tmpfs (owner = the container user's host uid, mode
- * 0700) mounted on a fresh /run/moat-secrets.XXXXXX, each secret copied in
- * with its mode, and bind-mounted read-only at /run/secrets.  Not below the
- * state root: that is 0700 root's, and the container's init, which makes
- * the bind mount from inside its user namespace, could not reach it.  Once
- * the container's mount namespace holds the mount, the host mount is
- * detached and its directory removed (create_from_bundle), so the content
- * lives only in the container's namespace and dies with it; it is never in
- * the environment, the config or the state dir.  PATH (size PATH_MAX) is
- * set once the directory exists. */
-static int
-setup_secrets (struct fe *f, json_t *doc, char *path, bool *mounted, struct moat_error *err)
-{
-  json_t *user = obj_path (doc, "process", "user");
-  long long cuid = json_integer_value (json_object_get (user, "uid"));
-  long long cgid = json_integer_value (json_object_get (user, "gid"));
-  long long huid = host_id (doc, "uidMappings", cuid), hgid = host_id (doc, "gidMappings", cgid);
-  char opts[128];
-  cleanup_fd int dirfd = -1;
-  size_t i;
-
-  if (f->n_secrets == 0)
-    return 0;
-  if (huid < 0 || hgid < 0)
-    return moat_err (err, EINVAL, "--secret: the container user %lld:%lld is not mapped", cuid, cgid);
-  snprintf (path, PATH_MAX, "/run/moat-secrets.XXXXXX");
-  if (mkdtemp (path) == NULL)
-    {
-      path[0] = '\0';
-      return moat_err (err, errno, "--secret: mkdtemp `/run/moat-secrets.XXXXXX`");
-    }
-  snprintf (opts, sizeof opts, "mode=0700,size=%d,uid=%lld,gid=%lld", 4 * FILE_MAX, huid, hgid);
-  if (mount ("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
-    return moat_err (err, errno, "--secret: mount a tmpfs on `%s`", path);
-  *mounted = true;
-  dirfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (dirfd < 0)
-    return moat_err (err, errno, "--secret: open `%s`", path);
-  for (i = 0; i < f->n_secrets; i++)
-    {
-      struct fe_secret *s = &f->secrets[i];
-      long long owner = s->uid >= 0 ? host_id (doc, "uidMappings", s->uid) : huid;
-      cleanup_free char *data = NULL;
-      cleanup_fd int fd = -1;
-      size_t len;
-
-      if (owner < 0)
-        return moat_err (err, EINVAL, "--secret `%s`: uid %lld is not mapped", s->target, s->uid);
-      if (moat_read_file_at (AT_FDCWD, s->src, FILE_MAX, &data, &len, err) < 0)
-        return moat_error_wrap (err, "--secret `%s`", s->src);
-      fd = openat (dirfd, s->target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0)
-        return moat_err (err, errno, "--secret: target `%s`", s->target);
-      if (write (fd, data, len) != (ssize_t) len || fchown (fd, (uid_t) owner, (gid_t) hgid) < 0
-          || fchmod (fd, s->mode) < 0)
-        return moat_err (err, errno, "--secret: write `%s`", s->target);
-      explicit_bzero (data, len);
-    }
-  return add_mount (doc, json_pack ("{s:s, s:s, s:s, s:[sssss]}", "destination", "/run/secrets", "type", "bind",
-                                    "source", path, "options", "rbind", "ro", "nosuid", "nodev", "noexec"),
-                    err);
-}
 
 /* `moat image --root-images ROOT resolve NAME` (docs/images.md) run from
  * our own executable, so the image tool is found exactly as `moat image`
@@ -1196,6 +1047,8 @@ apply_flags (struct fe *f, json_t *doc, int rootfd, struct moat_error *err)
     json_object_set_new (obj_path (doc, "root", NULL), "readonly", json_boolean (f->read_only));
   if (f->nnp >= 0)
     json_object_set_new (proc, "noNewPrivileges", json_boolean (f->nnp));
+  if (f->privileged && moat_run_apply_privileged (doc, f->userns != NULL, err) < 0)
+    return -1;
   if (apply_caps (f, doc, err) < 0)
     return -1;
   json_array_foreach (f->volumes, i, v)
@@ -1219,6 +1072,10 @@ apply_flags (struct fe *f, json_t *doc, int rootfd, struct moat_error *err)
       json_object_del (lx, "uidMappings");
       json_object_del (lx, "gidMappings");
     }
+  else
+    /* The rootfs's owners made to fit the user namespace: idmapped when
+       read-only, chowned once when writable (sandbox/idmap.c). */
+    json_object_set_new (obj_path (doc, "annotations", NULL), "org.moat.rootfs.idmap", json_string ("on"));
   return 0;
 }
 
@@ -1268,6 +1125,17 @@ build_spec (struct fe *f, const char *rootfs, json_t *image, int argc, char **ar
   return 0;
 }
 
+/* The secrets tmpfs (run_secrets.c), bind-mounted at /run/secrets. */
+static int
+setup_secrets (struct fe *f, json_t *doc, char *path, bool *mounted, struct moat_error *err)
+{
+  json_t *m = NULL;
+
+  if (moat_run_setup_secrets (&f->secrets, doc, path, mounted, &m, err) < 0)
+    return -1;
+  return m ? add_mount (doc, m, err) : 0;
+}
+
 /* Write the bundle (BUNDLE = <root>/.run-<id>, a name no container id can
    have) and create the container from it.  The bundle is removed once the
    container exists (its config is kept in the state dir), and the host side
@@ -1313,6 +1181,42 @@ create_from_bundle (struct moat_cli *cli, struct fe *f, json_t *doc, const char 
   return r;
 }
 
+/* -d: the container gets a monitor (engine_launch.c).  Its secrets tmpfs
+   must outlive the first start only when a restart policy may re-create the
+   container from the record: then it stays mounted (root's, 0700) until
+   `moat rm` or the monitor (--rm) removes the record.  Otherwise it is
+   detached from the host once the container started, as in the foreground. */
+static int
+run_detached (struct moat_cli *cli, struct fe *f, json_t *doc, const char *id, const char *ref, json_t *image,
+              struct moat_error *err)
+{
+  struct moat_engine_launch l = {
+    .id = id, .image = ref, .config = doc, .opts = &f->engine, .remove = f->rm, .secrets = "",
+    .image_health = json_object_get (json_object_get (image, "config"), "Healthcheck"),
+  };
+  bool keep = f->engine.restart && strcmp (f->engine.restart, "no") != 0;
+  char secrets[PATH_MAX] = "";
+  bool mounted = false;
+  int r = MOAT_CLI_ERROR;
+  json_t *ann = json_object_get (doc, "annotations");
+
+  if (!json_is_object (ann) && json_object_set_new (doc, "annotations", ann = json_object ()) < 0)
+    return moat_err (err, ENOMEM, "annotations");
+  json_object_set_new (ann, MOAT_ANNOTATION_MONITORED, json_string ("true"));
+  json_object_set_new (ann, "org.moat.name", json_string (id));
+  if (setup_secrets (f, doc, secrets, &mounted, err) == 0)
+    {
+      if (keep)
+        l.secrets = secrets;
+      r = moat_engine_launch (cli, &l, err);
+    }
+  if ((r != 0 || !keep) && mounted)
+    umount2 (secrets, MNT_DETACH);
+  if ((r != 0 || !keep) && secrets[0])
+    rmdir (secrets);
+  return r;
+}
+
 static int
 parse_fe (int argc, char **argv, struct fe *f, struct moat_error *err)
 {
@@ -1333,15 +1237,19 @@ parse_fe (int argc, char **argv, struct fe *f, struct moat_error *err)
   opterr = 0;
   while ((c = getopt_long (argc, argv, FE_SHORT, fe_opts, &idx)) != -1)
     {
-      int r = parse_flag (f, c, optarg, argv[optind - 1], err);
+      int r = c == O_ENGINE ? moat_engine_parse_opt (&f->engine, fe_opts[idx].name, optarg, err)
+                            : parse_flag (f, c, optarg, argv[optind - 1], err);
       if (r < 0)
         return r;
     }
   if (optind >= argc)
     return moat_usage (err, "run: want ROOTFS_DIR [CMD...] (usage: moat run [flags] ROOTFS_DIR [CMD...])");
-  if (f->rm && f->detach)
-    return moat_usage (err, "--rm with --detach: not supported (no monitor process deletes the container "
-                            "when it exits); use `moat delete` after it stops");
+  if (f->detach && f->tty)
+    return moat_usage (err, "-t with -d: a detached container has no terminal (its output goes to `moat logs`)");
+  if (f->detach && f->interactive)
+    return moat_usage (err, "-i with -d: a detached container's stdin is /dev/null (there is no attach)");
+  if (!f->detach && moat_engine_opts_need_detach (&f->engine, err) < 0)
+    return MOAT_CLI_USAGE;
   return optind;
 }
 
@@ -1423,22 +1331,21 @@ cmd_run_frontend (struct moat_cli *cli, int argc, char **argv, struct moat_error
           close (null);
         }
     }
-  if (!f.detach)
-    prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  if (f.detach)
+    {
+      status = run_detached (cli, &f, doc, id, argv[first], image, err);
+      goto done;
+    }
+  prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   if (create_from_bundle (cli, &f, doc, id, &out, err) < 0)
     goto done;
+  if (f.privileged)
+    moat_run_privileged_warning (f.userns != NULL);
   sigfillset (&all);
-  if (!f.detach)
-    sigprocmask (SIG_BLOCK, &all, &saved);
+  sigprocmask (SIG_BLOCK, &all, &saved);
   if (moat_container_start (&cli->ctx, id, err) < 0)
     {
       moat_container_delete (&cli->ctx, id, true, &ignored);
-      goto done;
-    }
-  if (f.detach)
-    {
-      printf ("%s\n", id);
-      status = 0;
       goto done;
     }
   status = moat_wait_forward (out.pid, out.pty_master_fd);

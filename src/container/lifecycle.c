@@ -120,6 +120,75 @@ annotations_json (const struct moat_spec *spec)
   return s;
 }
 
+/* ---- events ----------------------------------------------------------- */
+
+/* Where a container's name and image come from: moat's own annotations,
+   else those of the CRI (containerd, CRI-O) and nerdctl; the same image keys
+   as admission (policy/inspect.c). */
+static const char *const name_keys[] = { "org.moat.name", "io.kubernetes.cri.container-name", "nerdctl/name" };
+static const char *const image_keys[] = { "org.moat.image", "io.kubernetes.cri.image-name",
+                                          "org.opencontainers.image.ref.name" };
+
+static void
+emit_event (const struct moat_ctx *ctx, const char *action, const char *id, const char *name, const char *image,
+            const struct moat_event_attr *extra, size_t n_extra)
+{
+  struct moat_event_attr attrs[8] = { { "image", image }, { "name", name ? name : id } };
+  size_t n = 2, i;
+  int r;
+
+  for (i = 0; i < n_extra && n < MOAT_ARRAY_SIZE (attrs); i++)
+    attrs[n++] = extra[i];
+  r = moat_event_emit (ctx->root, action, id, attrs, n);
+  if (r < 0)
+    moat_debug ("event %s of %s not logged: %s", action, id, strerror (-r));
+}
+
+static const char *
+spec_annotation (const struct moat_spec *spec, const char *const *keys, size_t n_keys)
+{
+  size_t i, k;
+
+  for (k = 0; k < n_keys; k++)
+    for (i = 0; i < spec->annotations.n; i++)
+      if (strcmp (spec->annotations.v[i].key, keys[k]) == 0)
+        return spec->annotations.v[i].value;
+  return NULL;
+}
+
+static void
+spec_event (const struct moat_ctx *ctx, const char *action, const char *id, const struct moat_spec *spec,
+            const struct moat_event_attr *extra, size_t n_extra)
+{
+  emit_event (ctx, action, id, spec_annotation (spec, name_keys, MOAT_ARRAY_SIZE (name_keys)),
+              spec_annotation (spec, image_keys, MOAT_ARRAY_SIZE (image_keys)), extra, n_extra);
+}
+
+static const char *
+json_annotation (json_t *o, const char *const *keys, size_t n_keys)
+{
+  size_t k;
+
+  for (k = 0; k < n_keys; k++)
+    if (json_is_string (json_object_get (o, keys[k])))
+      return json_string_value (json_object_get (o, keys[k]));
+  return NULL;
+}
+
+void
+moat_container_event (const struct moat_ctx *ctx, const char *action, const struct moat_state *st,
+                      const struct moat_event_attr *extra, size_t n_extra)
+{
+  json_t *o = NULL;
+
+  /* Most configs carry no annotations: no parse for them. */
+  if (st->annotations_json && strcmp (st->annotations_json, "{}") != 0)
+    o = json_loads (st->annotations_json, 0, NULL);
+  emit_event (ctx, action, st->id, json_annotation (o, name_keys, MOAT_ARRAY_SIZE (name_keys)),
+              json_annotation (o, image_keys, MOAT_ARRAY_SIZE (image_keys)), extra, n_extra);
+  json_decref (o);
+}
+
 /* The devices every container gets whatever its rules say (runtime-spec
  * "Default Devices", plus /dev/console, /dev/ptmx and the pts), followed by the
  * config's own linux.devices: the device cgroup is always deny-all first
@@ -177,6 +246,7 @@ struct create_txn
   struct moat_spec spec;
   struct moat_state st;
   char *config_text;
+  char denied_rules[512]; /* admission refused: the rule ids, for the event */
 };
 
 static void
@@ -227,7 +297,7 @@ create_validate (struct create_txn *t, const struct moat_create_opts *o, struct 
   if (moat_exe_seal_for (&t->spec, o->seal_argv, err) < 0)
     return -1;
   /* Admission: before any state dir, cgroup or process exists. */
-  if (moat_policy_admit (&t->spec, o->id, err) < 0)
+  if (moat_policy_admit_rules (&t->spec, o->id, t->denied_rules, sizeof t->denied_rules, err) < 0)
     return -1;
   if (!t->spec.has_process)
     return moat_err (err, EINVAL, "config.json: process: missing (required to create a container)");
@@ -304,7 +374,14 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
   out->sync_fd = -1;
   moat_debug ("create %s: validating", o->id);
   if (create_validate (&t, o, err) < 0)
-    goto out;
+    {
+      if (t.denied_rules[0])
+        {
+          struct moat_event_attr a[] = { { "rules", t.denied_rules } };
+          spec_event (ctx, "policy_deny", o->id, &t.spec, a, 1);
+        }
+      goto out;
+    }
   moat_debug ("create %s: validated", o->id);
   if (open_root (ctx, &t.rootfd, err) < 0)
     goto out;
@@ -346,6 +423,7 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
     goto undo;
   if (o->pid_file && moat_write_pid_file (o->pid_file, out->pid, err) < 0)
     goto undo;
+  spec_event (ctx, "create", o->id, &t.spec, NULL, 0);
   ret = 0;
   goto out;
 undo:
@@ -446,6 +524,7 @@ start_container (const struct moat_ctx *ctx, const char *id, int sync_fd, struct
   st.started = true;
   if (moat_state_save (dirfd, &st, err) < 0)
     goto out;
+  moat_container_event (ctx, "start", &st, NULL, 0);
   state_json = moat_state_json (&st, MOAT_STATUS_RUNNING);
   /* poststart failures are warnings: the process already runs (runtime-spec). */
   if (moat_hooks_run (&spec.hooks[MOAT_HOOK_POSTSTART], "hooks.poststart", state_json, &warn) < 0)
@@ -507,6 +586,13 @@ moat_container_kill (const struct moat_ctx *ctx, const char *id, int sig, bool a
     }
   else if (signal_init (&st, sig, err) < 0)
     goto out;
+  {
+    /* Docker's kill event: the signal as a number. */
+    char num[16];
+    struct moat_event_attr a[] = { { "signal", num } };
+    snprintf (num, sizeof num, "%d", sig);
+    moat_container_event (ctx, "kill", &st, a, 1);
+  }
   ret = 0;
 out:
   moat_cgroup_free (&cg);
@@ -577,9 +663,10 @@ moat_container_delete (const struct moat_ctx *ctx, const char *id, bool force, s
   if (moat_state_load (dirfd, &st, err) < 0)
     {
       /* A create killed before its first state write left only the dir. */
-      if (!force)
+      if (!force || moat_rm_rf_at (rootfd, id, err) < 0)
         return -1;
-      return moat_rm_rf_at (rootfd, id, err);
+      emit_event (ctx, "destroy", id, NULL, NULL, NULL, 0);
+      return 0;
     }
   status = moat_state_status (&st);
   if (!force && (status == MOAT_STATUS_RUNNING || status == MOAT_STATUS_PAUSED))
@@ -594,6 +681,12 @@ moat_container_delete (const struct moat_ctx *ctx, const char *id, bool force, s
   moat_debug ("delete %s: destroyed", id);
   if (moat_rm_rf_at (rootfd, id, err) < 0)
     goto out;
+  /* Docker calls the removal of a container "destroy".  A monitored
+     container (`moat run -d`) is deleted by its monitor after every exit
+     and re-created on a restart: its record lives on, and `moat rm` says
+     "destroy" when that goes. */
+  if (!(st.annotations_json && strstr (st.annotations_json, "\"" MOAT_ANNOTATION_MONITORED "\"")))
+    moat_container_event (ctx, "destroy", &st, NULL, 0);
   ret = 0;
 out:
   moat_state_free (&st);
@@ -641,6 +734,8 @@ moat_container_pause (const struct moat_ctx *ctx, const char *id, bool pause, st
   if (with_cgroup (ctx, id, true, &st, &cg, err) < 0)
     return -1;
   ret = moat_cgroup_freeze (&cg, pause, err);
+  if (ret == 0)
+    moat_container_event (ctx, pause ? "pause" : "unpause", &st, NULL, 0);
   moat_cgroup_free (&cg);
   moat_state_free (&st);
   return ret;
@@ -672,6 +767,8 @@ moat_container_update (const struct moat_ctx *ctx, const char *id, const struct 
   if (with_cgroup (ctx, id, true, &st, &cg, err) < 0)
     return -1;
   ret = moat_cgroup_update (&cg, res, err);
+  if (ret == 0)
+    moat_container_event (ctx, "update", &st, NULL, 0);
   moat_cgroup_free (&cg);
   moat_state_free (&st);
   return ret;

@@ -5,9 +5,13 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "container/events.h"
 #include "container/state.h"
 #include "spec/spec.h"
 #include "util/error.h"
+
+/* Set by `moat run -d` on the containers its monitor (re-)creates. */
+#define MOAT_ANNOTATION_MONITORED "org.moat.monitored"
 
 struct moat_ctx
 {
@@ -57,6 +61,13 @@ int moat_container_update (const struct moat_ctx *ctx, const char *id, const str
 /* How many processes of the container the kernel's OOM killer has killed
  * (memory cgroup counter); 0 when unknown. */
 uint64_t moat_container_oom_kills (const struct moat_ctx *ctx, const char *id);
+
+/* Append an event about the container of ST to the events log under
+ * ctx->root, with its name and image (from its annotations: org.moat.name,
+ * org.moat.image, or the CRI's) and EXTRA attributes.  Best effort: a failure
+ * is logged at debug level and never fails the caller. */
+void moat_container_event (const struct moat_ctx *ctx, const char *action, const struct moat_state *st,
+                           const struct moat_event_attr *extra, size_t n_extra);
 
 /* Load a container's state and stored config (for exec, ps, events). */
 int moat_container_load (const struct moat_ctx *ctx, const char *id, struct moat_state *st,

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+#include "util/proc.h"
 
 /* The container's state lives in <root>/<id>/ (mode 0700):
  *   state.json   what `state` prints plus moat's private fields, written atomically
@@ -61,7 +62,5 @@ const char *moat_status_name (enum moat_status s);
 /* Runtime-spec state JSON (what `state` prints and hooks read on stdin). */
 char *moat_state_json (const struct moat_state *st, enum moat_status status);
 
-/* starttime (field 22 of /proc/PID/stat); 0 when the process does not exist. */
-uint64_t moat_pid_starttime (pid_t pid);
 
 #endif

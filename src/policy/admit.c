@@ -64,8 +64,39 @@ format_denial (const struct moat_evaluation *ev, const char *id, struct moat_err
   err->code = MOAT_EPOLICY;
 }
 
+/* The ids of the denying rules, comma-separated, into RULES (CAP bytes; an
+   id that does not fit whole is left out). */
+static void
+denied_ids (const struct moat_evaluation *ev, char *rules, size_t cap)
+{
+  size_t off = 0, i;
+
+  rules[0] = '\0';
+  for (i = 0; i < ev->n; i++)
+    {
+      const char *rid = moat_rules[ev->findings[i].rule].id;
+      int n;
+      if (ev->findings[i].verdict != MOAT_FAIL || ev->findings[i].action != MOAT_ACTION_DENY)
+        continue;
+      n = snprintf (rules + off, cap - off, "%s%s", off ? "," : "", rid);
+      if (n < 0 || (size_t) n >= cap - off)
+        {
+          rules[off] = '\0';
+          return;
+        }
+      off += (size_t) n;
+    }
+}
+
 int
 moat_policy_admit (const struct moat_spec *spec, const char *id, struct moat_error *err)
+{
+  return moat_policy_admit_rules (spec, id, NULL, 0, err);
+}
+
+int
+moat_policy_admit_rules (const struct moat_spec *spec, const char *id, char *rules, size_t cap,
+                         struct moat_error *err)
 {
   const char *path = getenv (MOAT_POLICY_ENV);
   bool missing_ok = false;
@@ -84,6 +115,8 @@ moat_policy_admit (const struct moat_spec *spec, const char *id, struct moat_err
     {
       moat_error_wrap (err, "policy denied container `%s`: no usable policy, refusing every container", id);
       err->code = MOAT_EPOLICY;
+      if (cap > 0)
+        snprintf (rules, cap, "%s", MOAT_RULE_NO_POLICY);
       return -1;
     }
   if (moat_side_from_oci (spec, &side, err) < 0)
@@ -97,5 +130,7 @@ moat_policy_admit (const struct moat_spec *spec, const char *id, struct moat_err
   if (ev.n_denied == 0)
     return 0;
   format_denial (&ev, id, err);
+  if (cap > 0)
+    denied_ids (&ev, rules, cap);
   return -1;
 }

@@ -499,9 +499,11 @@ moat_side_info_free (struct moat_side_info *s)
   memset (s, 0, sizeof *s);
 }
 
-static int
-kind_of (json_t *o, enum moat_input_kind *kind)
+int
+moat_inspect_kind (const void *json_obj, enum moat_input_kind *kind)
 {
+  json_t *o = (json_t *) json_obj;
+
   if (!json_is_object (o))
     return -1;
   if (json_object_get (o, "ociVersion"))
@@ -523,7 +525,7 @@ one (json_t *o, const char *text, size_t len, moat_input_fn fn, void *data, stru
   enum moat_input_kind kind;
   int r;
 
-  if (kind_of (o, &kind) < 0)
+  if (moat_inspect_kind (o, &kind) < 0)
     return moat_err (err, EINVAL, "not an OCI config.json nor a docker/podman inspect document");
   if (kind == MOAT_INPUT_OCI)
     {

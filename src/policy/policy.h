@@ -207,6 +207,12 @@ void moat_policy_evaluate (const struct moat_policy *policy, const struct moat_s
  * `ID`: N rule(s) violated", then one "  RULE: reason (fix: ...)" line per
  * violation.  An unreadable or invalid policy file denies (fail closed). */
 int moat_policy_admit (const struct moat_spec *spec, const char *id, struct moat_error *err);
+/* The same; on denial RULES (CAP bytes, may be 0) also gets the violated rule
+ * ids, comma-separated (for the policy_deny event), or MOAT_RULE_NO_POLICY
+ * when the policy itself was unusable. */
+#define MOAT_RULE_NO_POLICY "moat.policy.unusable"
+int moat_policy_admit_rules (const struct moat_spec *spec, const char *id, char *rules, size_t cap,
+                             struct moat_error *err);
 
 /* ---- inputs ----------------------------------------------------------- */
 
@@ -227,6 +233,9 @@ int moat_inspect_parse (const char *json, size_t len, moat_input_fn fn, void *da
  * of this header) into IN; kind says which engine's spelling. */
 int moat_inspect_convert (const void *json_obj, enum moat_input_kind kind, struct moat_audit_input *in,
                           struct moat_error *err);
+
+/* Which document JSON_OBJ is: 0 with *kind set, -1 if it is none of them. */
+int moat_inspect_kind (const void *json_obj, enum moat_input_kind *kind);
 
 /* Fill side info from a config.json's annotations (image reference). */
 int moat_side_from_oci (const struct moat_spec *spec, struct moat_side_info *side, struct moat_error *err);

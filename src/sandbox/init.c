@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/idmap.h"
 #include "sandbox/landlock.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/sandbox.h"
@@ -94,11 +95,8 @@ init_namespaces_general (struct moat_sandbox *sb, int fd)
       if (moat_sync_send (fd, MOAT_SYNC_USERNS_READY, NULL, 0, -1, &err) < 0)
         _exit (1);
     }
-  {
-    enum moat_sync t;
-    if (moat_sync_recv (fd, &t, NULL, NULL, NULL, &err) < 0 || t != MOAT_SYNC_GO)
-      _exit (1);
-  }
+  if (moat_idmap_recv_until_go (sb, fd, &err) < 0)
+    child_fail (fd, &err);
   if (unshare (new_flags & ~CLONE_NEWUSER) < 0)
     {
       moat_err (&err, errno, "unshare namespaces");
@@ -125,10 +123,9 @@ static void
 init_namespaces_fast (struct moat_sandbox *sb, int fd)
 {
   struct moat_error err = { 0 };
-  enum moat_sync t;
 
-  if (moat_sync_recv (fd, &t, NULL, NULL, NULL, &err) < 0 || t != MOAT_SYNC_GO)
-    _exit (1);
+  if (moat_idmap_recv_until_go (sb, fd, &err) < 0)
+    child_fail (fd, &err);
   /* The parent put us in the container's cgroup; only now does a new cgroup
      namespace get that cgroup as its root. */
   if (moat_ns_new_flags (sb->spec) & CLONE_NEWCGROUP)
@@ -273,7 +270,8 @@ build_rootfs (struct moat_sandbox *sb, int fd, int *peer, char **hook_state, str
   const struct moat_spec *spec = sb->spec;
   struct moat_rootfs_ctx ctx = { .spec = spec, .cgroup = sb->cgroup, .userns = in_userns (spec),
                                  .private_cgroupns = moat_spec_namespace (spec, CLONE_NEWCGROUP) != NULL,
-                                 .rootfd = -1, .host_devnull_fd = -1, .console_fd = -1 };
+                                 .rootfd = -1, .host_devnull_fd = -1, .console_fd = -1,
+                                 .root_tree_fd = sb->idmap_root_fd, .mount_tree_fds = sb->idmap_mount_fds };
   enum moat_sync t;
   int ret = -1;
 

@@ -367,8 +367,17 @@ mount_bind (struct moat_rootfs_ctx *ctx, const struct moat_mount *m, size_t idx,
   if (m->tmpcopyup)
     return moat_err (err, EINVAL, "mounts[%zu].options: tmpcopyup needs a tmpfs mount", idx);
   /* The source is a host path chosen by the operator, resolved before
-     pivot_root; the clone is detached until it is moved onto the target fd. */
-  tree = open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+     pivot_root; the clone is detached until it is moved onto the target fd.
+     An idmapped mount was cloned and mapped by the parent (sandbox/idmap.c). */
+  if (m->idmap)
+    {
+      if (ctx->mount_tree_fds == NULL || ctx->mount_tree_fds[idx] < 0)
+        return moat_err (err, EPROTO, "mounts[%zu]: no idmapped tree from the runtime", idx);
+      tree = ctx->mount_tree_fds[idx];
+      ctx->mount_tree_fds[idx] = -1;
+    }
+  else
+    tree = open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
   if (tree < 0)
     return moat_err (err, errno, "mounts[%zu].source: `%s`", idx, source);
   if (fstat (tree, &st) < 0)
@@ -512,35 +521,28 @@ copy_file (int src_dir, int dst_dir, const char *name, const struct stat *st, st
 static int
 copy_entry (int src_dir, int dst_dir, const char *name, int depth, struct moat_error *err);
 
+struct copy_arg
+{
+  int dst_dir, depth;
+  struct moat_error *err;
+};
+
+static int
+copy_one (int src_dir, const char *name, void *arg)
+{
+  struct copy_arg *a = arg;
+
+  return copy_entry (src_dir, a->dst_dir, name, a->depth, a->err);
+}
+
 static int
 copy_dir_contents (int src_dir, int dst_dir, int depth, struct moat_error *err)
 {
-  int dup_fd = dup (src_dir);
-  cleanup_dir DIR *d = NULL;
-  struct dirent *de;
+  struct copy_arg a = { .dst_dir = dst_dir, .depth = depth, .err = err };
 
   if (depth > COPY_MAX_DEPTH)
-    {
-      if (dup_fd >= 0)
-        close (dup_fd);
-      return moat_err (err, ELOOP, "directory tree deeper than %d levels", COPY_MAX_DEPTH);
-    }
-  if (dup_fd < 0 || (d = fdopendir (dup_fd)) == NULL)
-    {
-      if (dup_fd >= 0)
-        close (dup_fd);
-      return moat_err (err, errno, "read directory");
-    }
-  while ((errno = 0, de = readdir (d)) != NULL)
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      if (copy_entry (src_dir, dst_dir, de->d_name, depth, err) < 0)
-        return -1;
-    }
-  if (errno != 0)
-    return moat_err (err, errno, "read directory");
-  return 0;
+    return moat_err (err, ELOOP, "directory tree deeper than %d levels", COPY_MAX_DEPTH);
+  return moat_for_each_entry (src_dir, copy_one, &a, err);
 }
 
 static int

@@ -71,8 +71,8 @@ fail:
   return -1;
 }
 
-static int
-write_map (pid_t pid, const char *file, const struct moat_id_map *m, size_t n, struct moat_error *err)
+int
+moat_userns_write_map (pid_t pid, const char *file, const struct moat_id_map *m, size_t n, struct moat_error *err)
 {
   char path[64], buf[4096];
   size_t off = 0, i;
@@ -95,9 +95,9 @@ moat_userns_write_maps (pid_t pid, const struct moat_spec *spec, struct moat_err
 {
   /* gid_map is written by host root (CAP_SETGID over the parent namespace), so
      setgroups stays allowed inside: additionalGids keep working. */
-  if (write_map (pid, "uid_map", spec->linux.uid_mappings, spec->linux.n_uid_mappings, err) < 0)
+  if (moat_userns_write_map (pid, "uid_map", spec->linux.uid_mappings, spec->linux.n_uid_mappings, err) < 0)
     return -1;
-  if (write_map (pid, "gid_map", spec->linux.gid_mappings, spec->linux.n_gid_mappings, err) < 0)
+  if (moat_userns_write_map (pid, "gid_map", spec->linux.gid_mappings, spec->linux.n_gid_mappings, err) < 0)
     return -1;
   return 0;
 }

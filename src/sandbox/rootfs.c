@@ -67,8 +67,15 @@ moat_rootfs_prepare (struct moat_rootfs_ctx *ctx, const char *rootfs_path, struc
   dirfd = open (rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return moat_err (err, errno, "root.path: open `%s`", rootfs_path);
-  /* pivot_root needs the new root to be a mount point. */
-  tree = open_tree (dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+  /* pivot_root needs the new root to be a mount point.  An idmapped clone
+     from the parent takes the place of our own. */
+  if (ctx->root_tree_fd >= 0)
+    {
+      tree = ctx->root_tree_fd;
+      ctx->root_tree_fd = -1;
+    }
+  else
+    tree = open_tree (dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
   if (tree < 0)
     return moat_err (err, errno, "root.path: bind `%s`", rootfs_path);
   if (moat_attach_tree (tree, dirfd, rootfs_path, err) < 0)

@@ -22,6 +22,8 @@ struct moat_rootfs_ctx
   int rootfd;             /* O_PATH|O_DIRECTORY of the rootfs after it was bind-mounted on itself */
   int host_devnull_fd;    /* host /dev/null, verified char 1:3, for masking (CVE-2025-31133) */
   int console_fd;         /* pty peer for /dev/console when process.terminal, else -1 */
+  int root_tree_fd;       /* idmapped clone of the rootfs made by the parent, else -1 (sandbox/idmap.c) */
+  int *mount_tree_fds;    /* per spec mount: its idmapped clone, else -1; NULL when none */
 };
 
 /* Before any mount: set the propagation of "/" (linux.rootfsPropagation, default

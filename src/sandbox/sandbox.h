@@ -23,6 +23,7 @@ enum moat_sync
   MOAT_SYNC_PTY_MASTER,       /* child -> parent: pty master attached (foreground run -t) */
   MOAT_SYNC_CREATED,          /* child -> parent: waiting for start */
   MOAT_SYNC_ERROR,            /* child -> parent: payload = struct moat_error */
+  MOAT_SYNC_IDMAP_TREE,       /* parent -> child: fd = idmapped tree, payload "root" or the mount index */
   MOAT_SYNC_START,            /* parent -> child: exec the process (start_over_sync) */
 };
 
@@ -50,6 +51,9 @@ struct moat_sandbox
   int join_fds[16];
   int join_types[16];
   size_t n_joins;
+  /* internal, the init's copy: idmapped trees from the parent (-1: none) */
+  int idmap_root_fd;
+  int *idmap_mount_fds;               /* spec->n_mounts entries, or NULL */
   /* outputs */
   pid_t init_pid;
   int pty_master_fd;                  /* when want_pty_master */
@@ -74,6 +78,9 @@ int moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, i
 /* Namespace helpers (ns.c). */
 int moat_ns_open_joins (const struct moat_spec *spec, int *fds, int *types, size_t *n, struct moat_error *err);
 int moat_userns_write_maps (pid_t pid, const struct moat_spec *spec, struct moat_error *err);
+/* One map file ("uid_map" or "gid_map") of PID. */
+int moat_userns_write_map (pid_t pid, const char *file, const struct moat_id_map *m, size_t n,
+                           struct moat_error *err);
 /* The CLONE_NEW* flags the config asks to create (no path). */
 int moat_ns_new_flags (const struct moat_spec *spec);
 

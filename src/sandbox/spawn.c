@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/idmap.h"
 #include "sandbox/sandbox.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -184,6 +185,9 @@ parent_setup_child (struct moat_sandbox *sb, int fd, pid_t child, bool fast, int
       if (moat_userns_write_maps (child, spec, err) < 0)
         return -1;
     }
+  /* Our own failure (the child only waits for GO): no child error to fetch. */
+  if (moat_idmap_send_trees (sb, fd, child, err) < 0)
+    return -1;
   moat_debug ("spawn: id maps written");
   /* Join the cgroup before the child unshares its cgroup namespace, so the
      namespace's root is the container's own cgroup. */
@@ -270,6 +274,8 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
   sb->init_pid = 0;
   sb->pty_master_fd = -1;
   sb->sync_fd = -1;
+  sb->idmap_root_fd = -1;
+  sb->idmap_mount_fds = NULL;
   for (i = 0; i < spec->linux.n_namespaces; i++)
     if (spec->linux.namespaces[i].path)
       has_joins = true;

@@ -181,7 +181,11 @@ mount_option (struct moat_mount *m, const char *opt, const char *path, struct mo
   if (strcmp (opt, "defaults") == 0)
     return 0;
   if (strcmp (opt, "idmap") == 0 || strcmp (opt, "ridmap") == 0)
-    return spec_err (err, ENOTSUP, "%s: idmapped mounts (`%s`) are not supported", path, opt);
+    {
+      m->idmap = true;
+      m->idmap_recursive = opt[0] == 'r';
+      return 0;
+    }
   if (unsupported_recursive (opt))
     return spec_err (err, ENOTSUP, "%s: recursive option `%s` is not supported", path, opt);
   return 1;
@@ -248,13 +252,22 @@ parse_mount (json_t *obj, const char *path, struct moat_mount *m, struct moat_er
       free (m->type);
       m->type = NULL;
     }
-  if (spec_refuse (obj, path, "uidMappings", "idmapped mounts are not supported", err) < 0
-      || spec_refuse (obj, path, "gidMappings", "idmapped mounts are not supported", err) < 0)
+  if (spec_parse_id_maps (obj, path, "uidMappings", &m->uid_mappings, &m->n_uid_mappings, err) < 0
+      || spec_parse_id_maps (obj, path, "gidMappings", &m->gid_mappings, &m->n_gid_mappings, err) < 0)
     return -1;
   if (parse_mount_options (obj, path, m, err) < 0)
     return -1;
   if (m->type && strcmp (m->type, "bind") == 0)
     m->bind = true;
+  /* The spec: mappings "MUST be specified along with" each other; they mean
+     an idmapped mount even where an older writer left out the option. */
+  if ((m->n_uid_mappings == 0) != (m->n_gid_mappings == 0))
+    return spec_err (err, EINVAL, "%s: uidMappings and gidMappings go together", path);
+  if (m->n_uid_mappings)
+    m->idmap = true;
+  if (m->idmap && !m->bind)
+    return spec_err (err, EINVAL, "%s: an idmapped mount (`idmap`, `ridmap`, uidMappings) must be a bind mount",
+                     path);
 
   /* A volume over /proc hides procfs from the runtime's own writes (LSM
    * labels, sysctls): CVE-2019-16884, CVE-2023-28642.  Only a fresh proc may
@@ -494,6 +507,8 @@ mount_free (struct moat_mount *m)
   free (m->type);
   free (m->source);
   free (m->data);
+  free (m->uid_mappings);
+  free (m->gid_mappings);
 }
 
 static void

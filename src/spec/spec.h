@@ -43,6 +43,13 @@ struct moat_kvv
 
 /* ---- mounts ---------------------------------------------------------- */
 
+struct moat_id_map
+{
+  uint32_t container_id;
+  uint32_t host_id;
+  uint32_t size;
+};
+
 struct moat_mount
 {
   char *destination; /* absolute, cleaned ("/a/./b/" -> "/a/b") */
@@ -58,16 +65,14 @@ struct moat_mount
   bool nosymfollow;          /* "nosymfollow" (MOUNT_ATTR_NOSYMFOLLOW) */
   bool tmpcopyup;            /* "tmpcopyup": copy the rootfs contents into a new tmpfs */
   char *data;                /* remaining fs-specific options, comma-joined (e.g. "size=65536k,mode=755"); NULL if none */
+  /* Idmapped bind mount (runtime-spec 1.1 "idmap"/"ridmap", uidMappings and
+     gidMappings): without mappings the container's user namespace is used. */
+  bool idmap, idmap_recursive;
+  struct moat_id_map *uid_mappings, *gid_mappings;
+  size_t n_uid_mappings, n_gid_mappings;
 };
 
 /* ---- process --------------------------------------------------------- */
-
-struct moat_id_map
-{
-  uint32_t container_id;
-  uint32_t host_id;
-  uint32_t size;
-};
 
 struct moat_rlimit
 {

@@ -70,6 +70,10 @@ int spec_get_strv (json_t *obj, const char *parent, const char *key, struct moat
                    struct moat_error *err);
 int spec_get_kvv (json_t *obj, const char *parent, const char *key, struct moat_kvv *out,
                   struct moat_error *err);
+/* PARENT.KEY: an array of {containerID, hostID, size} (user namespace and
+ * idmapped-mount mappings), checked for overflow and overlap. */
+int spec_parse_id_maps (json_t *obj, const char *parent, const char *key, struct moat_id_map **out, size_t *n,
+                        struct moat_error *err);
 /* Refuse a member we cannot honour (when present and not null/empty). */
 int spec_refuse (json_t *obj, const char *parent, const char *key, const char *why,
                  struct moat_error *err);

@@ -73,28 +73,28 @@ ranges_overlap (uint32_t a, uint32_t b, uint32_t size_a, uint32_t size_b)
   return (uint64_t) a < (uint64_t) b + size_b && (uint64_t) b < (uint64_t) a + size_a;
 }
 
-static int
-parse_id_maps (json_t *lx, const char *key, struct moat_id_map **out, size_t *n,
-               struct moat_error *err)
+int
+spec_parse_id_maps (json_t *lx, const char *parent, const char *key, struct moat_id_map **out, size_t *n,
+                    struct moat_error *err)
 {
   char p[SPEC_PATH_MAX];
   json_t *arr, *v;
   size_t i;
 
-  if (spec_get_array (lx, "linux", key, false, &arr, err) < 0)
+  if (spec_get_array (lx, parent, key, false, &arr, err) < 0)
     return -1;
   if (arr == NULL || json_array_size (arr) == 0)
     return 0;
   if (json_array_size (arr) > MAX_ID_MAPS)
-    return spec_err (err, EINVAL, "linux.%s: more than %d entries", key, MAX_ID_MAPS);
+    return spec_err (err, EINVAL, "%s.%s: more than %d entries", parent, key, MAX_ID_MAPS);
   *out = calloc (json_array_size (arr), sizeof **out);
   if (*out == NULL)
-    return moat_err (err, ENOMEM, "linux.%s", key);
+    return moat_err (err, ENOMEM, "%s.%s", parent, key);
   json_array_foreach (arr, i, v)
     {
       struct moat_id_map *m = &(*out)[i];
 
-      spec_path_idx (p, sizeof p, "linux", key, i);
+      spec_path_idx (p, sizeof p, parent, key, i);
       if (!json_is_object (v))
         return spec_err (err, EINVAL, "%s: must be an object", p);
       if (spec_get_uint32 (v, p, "containerID", &m->container_id, NULL, err) < 0
@@ -114,7 +114,7 @@ parse_id_maps (json_t *lx, const char *key, struct moat_id_map **out, size_t *n,
 
           if (ranges_overlap (m->container_id, o->container_id, m->size, o->size)
               || ranges_overlap (m->host_id, o->host_id, m->size, o->size))
-            return spec_err (err, EINVAL, "%s: overlaps linux.%s[%zu]", p, key, j);
+            return spec_err (err, EINVAL, "%s: overlaps %s.%s[%zu]", p, parent, key, j);
         }
       *n = i + 1;
     }
@@ -400,8 +400,8 @@ spec_parse_linux (json_t *lx, struct moat_linux *out, struct moat_error *err)
   json_t *obj;
 
   if (parse_namespaces (lx, out, err) < 0
-      || parse_id_maps (lx, "uidMappings", &out->uid_mappings, &out->n_uid_mappings, err) < 0
-      || parse_id_maps (lx, "gidMappings", &out->gid_mappings, &out->n_gid_mappings, err) < 0
+      || spec_parse_id_maps (lx, "linux", "uidMappings", &out->uid_mappings, &out->n_uid_mappings, err) < 0
+      || spec_parse_id_maps (lx, "linux", "gidMappings", &out->gid_mappings, &out->n_gid_mappings, err) < 0
       || spec_get_kvv (lx, "linux", "sysctl", &out->sysctl, err) < 0)
     return -1;
   if (spec_get_object (lx, "linux", "resources", false, &obj, err) < 0)

@@ -375,3 +375,29 @@ moat_write_pid_file (const char *path, pid_t pid, struct moat_error *err)
   return 0;
 }
 
+
+int
+moat_for_each_entry (int dirfd, int (*fn) (int dirfd, const char *name, void *arg), void *arg,
+                     struct moat_error *err)
+{
+  int dup_fd = dup (dirfd);
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+
+  if (dup_fd < 0 || (d = fdopendir (dup_fd)) == NULL)
+    {
+      if (dup_fd >= 0)
+        close (dup_fd);
+      return moat_err (err, errno, "read directory");
+    }
+  while ((errno = 0, de = readdir (d)) != NULL)
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (fn (dirfd, de->d_name, arg) < 0)
+        return -1;
+    }
+  if (errno != 0)
+    return moat_err (err, errno, "read directory");
+  return 0;
+}

@@ -52,4 +52,9 @@ int moat_rm_rf_at (int dirfd, const char *name, struct moat_error *err);
  * Returns a heap string. */
 char *moat_path_clean (const char *path);
 
+/* FN(DIRFD, NAME, ARG) for every entry of DIRFD but "." and ".." (a dup of
+ * DIRFD is read, DIRFD itself is left as it is); stops at the first < 0. */
+int moat_for_each_entry (int dirfd, int (*fn) (int dirfd, const char *name, void *arg), void *arg,
+                         struct moat_error *err);
+
 #endif

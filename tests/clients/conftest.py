@@ -531,6 +531,41 @@ def podman(work, runtime, rootfs_tar):
 
 
 @pytest.fixture(scope="session")
+def podman_service(work, podman):
+  """podman's Docker-compatible API (`podman system service`) on a private
+  socket, over the same storage as the podman fixture.  Its containers run
+  under runc, not the runtime under test: the watch tests need containers
+  that moat's own admission would refuse.  The Docker CLI drives it."""
+  require("runc")
+  sock = os.path.join(work, "podman.sock")
+  logfile = os.path.join(work, "podman-service.log")
+  base = [a for a in podman.base]
+  base[base.index("--runtime") + 1] = shutil.which("runc")
+  with open(logfile, "w") as lf:
+    proc = subprocess.Popen(base + ["system", "service", "--time=0",
+                                    "unix://" + sock],
+                            stdout=lf, stderr=subprocess.STDOUT,
+                            env=podman.env, start_new_session=True)
+  client = Client("podman-service", ["docker", "-H", "unix://" + sock],
+                  podman.log, env={"DOCKER_CONFIG": work + "/podman-cli"})
+  client.sock = sock
+  try:
+    def up():
+      if proc.poll() is not None:
+        raise AssertionError("podman service exited:\n"
+                             + open(logfile).read()[-3000:])
+      return client("version", check=False, timeout=10).returncode == 0
+    wait_until(up, 60, "podman system service on " + sock)
+    yield client
+  finally:
+    if proc.poll() is None:
+      ids = client("ps", "-aq", check=False).stdout.split()
+      if ids:
+        client("rm", "-f", *ids, check=False, timeout=60)
+    stop_pid(proc, "podman system service")
+
+
+@pytest.fixture(scope="session")
 def docker_archive(work, podman):
   tar = os.path.join(work, "bb-docker.tar")
   podman("save", "--format", "docker-archive", "-o", tar, IMAGE, timeout=120)
@@ -616,6 +651,44 @@ def ctr(work, containerd, docker_archive):
     client("container", "delete", c, check=False)
 
 
+BOUNDED_RUNC = r"""#!/usr/bin/python3
+# runc, minus the capabilities root's bounding set lacks here (CAP_SYS_RESOURCE,
+# real-clients.md): dockerd 20.10 grants a --privileged container every
+# capability it knows, and runc then fails with "unable to apply caps".
+import json, os, sys
+args = sys.argv[1:]
+if "create" in args and "--bundle" in args:
+  cfg = os.path.join(args[args.index("--bundle") + 1], "config.json")
+  with open("/proc/self/status") as f:
+    bnd = int(next(l for l in f if l.startswith("CapBnd:")).split()[1], 16)
+  with open(cfg) as f:
+    spec = json.load(f)
+  caps = spec.get("process", {}).get("capabilities", {})
+  names = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+           "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+           "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+           "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+           "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+           "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+           "CAP_SYS_RESOURCE"]
+  missing = {n for i, n in enumerate(names) if not bnd >> i & 1}
+  for k in caps:
+    caps[k] = [c for c in caps[k] if c not in missing]
+  with open(cfg, "w") as f:
+    json.dump(spec, f)
+os.execv("/usr/sbin/runc", ["runc"] + args)
+"""
+
+
+def make_bounded_runc(d):
+  os.makedirs(d, exist_ok=True)
+  path = os.path.join(d, "runc-bounded")
+  with open(path, "w") as f:
+    f.write(BOUNDED_RUNC)
+  os.chmod(path, 0o755)
+  return path
+
+
 @pytest.fixture(scope="session")
 def docker(work, containerd, docker_archive):
   require("dockerd")
@@ -630,32 +703,48 @@ def docker(work, containerd, docker_archive):
       "pidfile": dw + "/dockerd.pid", "hosts": ["unix://" + sock],
       "containerd": containerd.sock, "iptables": False, "ip-masq": False,
       "bridge": "none", "storage-driver": "overlay2",
-      "runtimes": {"moat": {"path": wrapper}},
+      "runtimes": {"moat": {"path": wrapper},
+                   "runc-bounded": {"path": make_bounded_runc(dw + "/wrap")}},
   }
   with open(dw + "/daemon.json", "w") as f:
     json.dump(conf, f, indent=1)
   host = HostPaths("/run/docker", "/run/docker/plugins")
   logfile = dw + "/dockerd.log"
-  with open(logfile, "w") as lf:
-    proc = subprocess.Popen(["dockerd", "--config-file", dw + "/daemon.json"],
-                            stdout=lf, stderr=subprocess.STDOUT,
-                            start_new_session=True)
   client = Client("docker", ["docker", "-H", "unix://" + sock], log,
                   env={"DOCKER_CONFIG": dw + "/cli"})
-  try:
+  client.sock = sock
+  daemon = {}
+
+  def start():
+    with open(logfile, "a") as lf:
+      proc = subprocess.Popen(["dockerd", "--config-file", dw + "/daemon.json"],
+                              stdout=lf, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    daemon["proc"] = proc
+
     def up():
       if proc.poll() is not None:
         raise AssertionError("dockerd exited:\n" + open(logfile).read()[-3000:])
       return client("version", check=False, timeout=10).returncode == 0
     wait_until(up, 60, "dockerd to listen on " + sock)
+
+  def restart():
+    """Stop dockerd (by its pid) and start it again on the same socket."""
+    stop_pid(daemon["proc"], "dockerd")
+    start()
+  client.restart = restart
+  try:
+    start()
     client("load", "-i", docker_archive, timeout=120)
     yield client
   finally:
-    if proc.poll() is None:
+    proc = daemon.get("proc")
+    if proc and proc.poll() is None:
       ids = client("ps", "-aq", check=False).stdout.split()
       if ids:
         client("rm", "-f", *ids, check=False)
-    stop_pid(proc, "dockerd")
+    if proc:
+      stop_pid(proc, "dockerd")
     # dockerd bind-mounts data-root onto itself and leaves it (section 5).
     for m in mounts_under(dw):
       subprocess.run(["umount", "-l", m], check=False)

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import tarfile
 import tempfile
+import time
 import threading
 
 import pytest
@@ -651,3 +652,38 @@ def test_missing_image_tool_is_named(tmp_path):
     p = subprocess.run([str(lone), "image", "ls"], capture_output=True, text=True)
     assert p.returncode == 1
     assert f"`{tmp_path}/moat-image`" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_image_healthcheck_runs_in_a_detached_container(env):
+    """The image's HEALTHCHECK (Docker's config.Healthcheck) is what a
+    detached container's monitor runs when no --health-cmd is given."""
+    tmp, _, _ = env
+    # The container (host uid 100000) must reach the store's rootfs:
+    # pytest's tmp_path sits below 0700 dirs.
+    base = tempfile.mkdtemp(prefix="moat-hc.", dir="/tmp")
+    os.chmod(base, 0o755)
+    img = Img(os.path.join(base, "store"))
+    hc = {"Test": ["CMD-SHELL", "echo checked; exit 1"], "Interval": 200_000_000, "Timeout": 5_000_000_000,
+          "Retries": 1}
+    oci_layout(str(tmp / "layout"), [busybox_layer()], name="local/hc:1",
+               config_extra={"config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"], "Healthcheck": hc}})
+    img.ok("load", str(tmp / "layout"))
+    state = str(tmp / "state")
+    moat = [MOAT_BIN, "--root", state]
+    r = subprocess.run([*moat, "run", "-d", "--name", "hc1", "--root-images", img.root, "local/hc:1",
+                        "sh", "-c", "while :; do sleep 1; done"], capture_output=True, text=True, timeout=60)
+    try:
+        assert r.returncode == 0, r
+        deadline = time.monotonic() + 20
+        while True:
+            out = subprocess.run([*moat, "inspect", "hc1"], capture_output=True, text=True).stdout
+            state_ = json.loads(out)[0]["State"]
+            if state_["Health"]["Status"] == "unhealthy" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert state_["Health"]["Status"] == "unhealthy", state_
+        assert state_["Health"]["Log"][0]["Output"] == "checked\n"
+        assert json.loads(out)[0]["Healthcheck"]["test"] == ["/bin/sh", "-c", "echo checked; exit 1"]
+    finally:
+        subprocess.run([*moat, "rm", "-f", "hc1"], capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)

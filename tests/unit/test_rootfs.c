@@ -235,7 +235,8 @@ reset_spec (void)
   memset (mounts, 0, sizeof mounts);
   spec.mounts = mounts;
   spec.has_linux = true;
-  ctx = (struct moat_rootfs_ctx) { .spec = &spec, .rootfd = -1, .host_devnull_fd = -1, .console_fd = -1 };
+  ctx = (struct moat_rootfs_ctx) { .spec = &spec, .rootfd = -1, .host_devnull_fd = -1, .console_fd = -1,
+                                  .root_tree_fd = -1 };
 }
 
 static struct moat_mount *
