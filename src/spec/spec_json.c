@@ -148,22 +148,56 @@ spec_err_finish (struct moat_error *err, int code)
       *c = '?';
 }
 
+/* Field paths are built for every member the parser reads (a seccomp
+ * profile has hundreds), and only shown when one is wrong: appended by hand
+ * rather than through snprintf, which was a tenth of `moat audit`'s time.
+ * The result is what snprintf would write, truncated the same way. */
+static size_t
+path_add (char *buf, size_t size, size_t at, const char *s, size_t n)
+{
+  if (at + 1 >= size)
+    return at;
+  if (n > size - 1 - at)
+    n = size - 1 - at;
+  memcpy (buf + at, s, n);
+  buf[at + n] = '\0';
+  return at + n;
+}
+
+static size_t
+path_join (char *buf, size_t size, const char *parent, const char *key)
+{
+  size_t at = 0;
+
+  if (size == 0)
+    return 0;
+  buf[0] = '\0';
+  if (parent != NULL && parent[0] != '\0')
+    {
+      at = path_add (buf, size, at, parent, strlen (parent));
+      at = path_add (buf, size, at, ".", 1);
+    }
+  return path_add (buf, size, at, key, strlen (key));
+}
+
 void
 spec_path (char *buf, size_t size, const char *parent, const char *key)
 {
-  if (parent == NULL || parent[0] == '\0')
-    snprintf (buf, size, "%s", key);
-  else
-    snprintf (buf, size, "%s.%s", parent, key);
+  path_join (buf, size, parent, key);
 }
 
 void
 spec_path_idx (char *buf, size_t size, const char *parent, const char *key, size_t i)
 {
-  if (parent == NULL || parent[0] == '\0')
-    snprintf (buf, size, "%s[%zu]", key, i);
-  else
-    snprintf (buf, size, "%s.%s[%zu]", parent, key, i);
+  char digits[24];
+  size_t n = sizeof digits, at = path_join (buf, size, parent, key);
+
+  do
+    digits[--n] = (char) ('0' + i % 10);
+  while ((i /= 10) != 0);
+  digits[--n] = '[';
+  at = path_add (buf, size, at, digits + n, sizeof digits - n);
+  path_add (buf, size, at, "]", 1);
 }
 
 json_t *

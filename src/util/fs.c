@@ -145,9 +145,15 @@ moat_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *
   cleanup_fd int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
   cleanup_free char *buf = NULL;
   size_t cap = 4096, n = 0;
+  struct stat st;
 
   if (fd < 0)
     return moat_err (err, errno, "open `%s`", path);
+  /* A regular file is read into a buffer of its size (one read, no
+     regrowth); the loop below still stops at EOF and at MAX whatever the
+     size said, for a file that changes under us or a pipe. */
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0)
+    cap = (size_t) st.st_size < max ? (size_t) st.st_size : max;
   buf = malloc (cap + 1);
   if (buf == NULL)
     return moat_err (err, ENOMEM, "read `%s`", path);
