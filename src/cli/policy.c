@@ -44,6 +44,7 @@ struct check_ctx
   const struct moat_policy *policy;
   const char *file;
   size_t n_denied;
+  FILE *out; /* verdicts, printed only once the whole input has parsed */
 };
 
 static int
@@ -55,17 +56,17 @@ check_one (struct moat_audit_input *in, void *data, struct moat_error *err)
 
   (void) err;
   moat_policy_evaluate (c->policy, &in->spec, &in->side, &ev);
-  printf ("%s%s%s:\n", c->file, in->side.name ? " " : "", in->side.name ? in->side.name : "");
+  fprintf (c->out, "%s%s%s:\n", c->file, in->side.name ? " " : "", in->side.name ? in->side.name : "");
   for (i = 0; i < ev.n; i++)
     {
       const struct moat_finding *f = &ev.findings[i];
       const struct moat_rule *r = &moat_rules[f->rule];
       const char *v = f->verdict == MOAT_PASS ? "pass" : f->verdict == MOAT_NA ? "n/a" : "FAIL";
-      printf ("  %-4s %-4s %-27s %s\n", moat_action_name (f->action), v, r->id, f->reason);
+      fprintf (c->out, "  %-4s %-4s %-27s %s\n", moat_action_name (f->action), v, r->id, f->reason);
       if (f->verdict == MOAT_FAIL && f->action != MOAT_ACTION_OFF)
-        printf ("  %-4s %-4s %-27s fix: %s\n", "", "", "", r->remediation);
+        fprintf (c->out, "  %-4s %-4s %-27s fix: %s\n", "", "", "", r->remediation);
     }
-  printf ("verdict: %s (%zu rule(s) violated, %zu warning(s))\n", ev.n_denied ? "denied" : "allowed", ev.n_denied,
+  fprintf (c->out, "verdict: %s (%zu rule(s) violated, %zu warning(s))\n", ev.n_denied ? "denied" : "allowed", ev.n_denied,
           ev.n_warned);
   c->n_denied += ev.n_denied;
   return 0;
@@ -86,9 +87,9 @@ cmd_policy (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   static const struct option opts[] = { { "policy", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 } };
   const char *policy_path = NULL, *label;
   struct moat_policy policy;
-  struct check_ctx ctx = { &policy, NULL, 0 };
-  cleanup_free char *buf = NULL;
-  size_t len;
+  struct check_ctx ctx = { &policy, NULL, 0, NULL };
+  cleanup_free char *buf = NULL, *text = NULL;
+  size_t len, text_len = 0;
   int c, r;
 
   (void) cli;
@@ -110,11 +111,22 @@ cmd_policy (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
     return MOAT_CLI_ERROR;
   if (load_policy (policy_path, &policy, &label, err) < 0)
     return MOAT_CLI_ERROR;
-  printf ("policy: %s\n", label);
+  /* An inspect array is read one container at a time: its verdicts wait in
+     memory so that input broken further on prints only the error. */
+  ctx.out = open_memstream (&text, &text_len);
+  if (ctx.out == NULL)
+    {
+      moat_policy_free (&policy);
+      return moat_err (err, errno, "policy check"), MOAT_CLI_ERROR;
+    }
   r = moat_inspect_parse (buf, len, check_one, &ctx, err);
   moat_policy_free (&policy);
+  if (fclose (ctx.out) != 0 && r == 0)
+    r = moat_err (err, errno, "policy check");
   if (r < 0)
     return moat_error_wrap (err, "%s", ctx.file), MOAT_CLI_ERROR;
+  printf ("policy: %s\n", label);
+  fwrite (text, 1, text_len, stdout);
   fflush (stdout);
   return ctx.n_denied ? 3 : 0;
 }
