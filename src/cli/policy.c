@@ -72,12 +72,13 @@ check_one (struct moat_audit_input *in, void *data, struct moat_error *err)
   return 0;
 }
 
+/* Into *BUF (of *CAP bytes), reused from one input to the next. */
 static int
-read_input (const char *path, char **buf, size_t *len, struct moat_error *err)
+read_input (const char *path, char **buf, size_t *cap, size_t *len, struct moat_error *err)
 {
   if (strcmp (path, "-") == 0)
-    return moat_read_file_at (AT_FDCWD, "/dev/stdin", INPUT_MAX, buf, len, err);
-  return moat_read_file_at (AT_FDCWD, path, INPUT_MAX, buf, len, err);
+    path = "/dev/stdin";
+  return moat_read_file_reuse (AT_FDCWD, path, INPUT_MAX, buf, cap, len, err);
 }
 
 /* policy check [--policy FILE] CONFIG.json: exit 0 allowed, 3 denied. */
@@ -89,7 +90,7 @@ cmd_policy (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   struct moat_policy policy;
   struct check_ctx ctx = { &policy, NULL, 0, NULL };
   cleanup_free char *buf = NULL, *text = NULL;
-  size_t len, text_len = 0;
+  size_t len, cap = 0, text_len = 0;
   int c, r;
 
   (void) cli;
@@ -107,7 +108,7 @@ cmd_policy (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   if (optind != argc - 1)
     return moat_usage (err, "policy check expects exactly one CONFIG.json");
   ctx.file = argv[optind];
-  if (read_input (ctx.file, &buf, &len, err) < 0)
+  if (read_input (ctx.file, &buf, &cap, &len, err) < 0)
     return MOAT_CLI_ERROR;
   if (load_policy (policy_path, &policy, &label, err) < 0)
     return MOAT_CLI_ERROR;
@@ -263,6 +264,8 @@ cmd_audit (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   size_t n_ids = 0, n_warn = 0, i;
   struct moat_policy policy;
   struct audit_ctx a = { &policy, { 0 }, 0, NULL, NULL };
+  cleanup_free char *buf = NULL;
+  size_t cap = 0;
   int r, ret = MOAT_CLI_ERROR;
 
   if (ids == NULL)
@@ -287,10 +290,9 @@ cmd_audit (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
       }
   for (i = (size_t) optind; i < (size_t) argc; i++)
     {
-      cleanup_free char *buf = NULL;
       size_t len;
       a.file = argv[i];
-      if (read_input (argv[i], &buf, &len, err) < 0)
+      if (read_input (argv[i], &buf, &cap, &len, err) < 0)
         goto out;
       if (moat_inspect_parse (buf, len, audit_one, &a, err) < 0)
         {
