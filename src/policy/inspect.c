@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 
 #include "util/cleanup.h"
+#include "util/json.h"
 
 #define INSPECT_MAX_CONTAINERS 100000
 
@@ -595,19 +596,23 @@ parse_array (const char *json, size_t len, size_t i, moat_input_fn fn, void *dat
   for (;;)
     {
       json_error_t je;
-      json_t *e;
+      bool parsed;
       int r;
 
       if (n == INSPECT_MAX_CONTAINERS)
         return moat_err (err, E2BIG, "more than %d containers", INSPECT_MAX_CONTAINERS);
-      e = json_loadb (json + i, len - i, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &je);
-      if (e == NULL)
-        return syntax_error (json, i, &je, NULL, err);
-      i += (size_t) je.position;
-      r = one (e, false, fn, data, err);
-      json_decref (e);
+      /* Each container's tree lives in the arena: converted to C
+         structures, then dropped whole without a free per node. */
+      moat_json_arena_begin ();
+      {
+        json_t *e = moat_json_loadb (json + i, len - i, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &je);
+        parsed = e != NULL;
+        r = parsed ? one (e, false, fn, data, err) : syntax_error (json, i, &je, NULL, err);
+      }
+      moat_json_arena_end ();
       if (r < 0)
-        return moat_error_wrap (err, "[%zu]", n);
+        return parsed ? moat_error_wrap (err, "[%zu]", n) : -1;
+      i += (size_t) je.position;
       n++;
       i = skip_space (json, i, len);
       if (i < len && json[i] == ']')
@@ -623,19 +628,15 @@ end:
   return 0;
 }
 
-int
-moat_inspect_parse (const char *json, size_t len, moat_input_fn fn, void *data, struct moat_error *err)
+/* One object: a config.json or one inspect document. */
+static int
+parse_object (const char *json, size_t len, moat_input_fn fn, void *data, struct moat_error *err)
 {
-  size_t i = skip_space (json, 0, len);
   json_error_t je;
-  json_t *root;
+  json_t *root = moat_json_loadb (json, len, JSON_REJECT_DUPLICATES, &je);
   void *spec_root;
   enum moat_input_kind kind;
-  int r;
 
-  if (i < len && json[i] == '[')
-    return parse_array (json, len, i, fn, data, err);
-  root = json_loadb (json, len, JSON_REJECT_DUPLICATES, &je);
   if (root == NULL)
     {
       /* jansson refuses integers above INT64_MAX, which a config.json may
@@ -646,12 +647,22 @@ moat_inspect_parse (const char *json, size_t len, moat_input_fn fn, void *data, 
         return moat_err (err, EINVAL, "%d:%d: %s", je.line, je.column, je.text);
       root = spec_root;
       if (kind_of (root, &kind) < 0 || kind != MOAT_INPUT_OCI)
-        {
-          json_decref (root);
-          return moat_err (err, EINVAL, "%d:%d: %s", je.line, je.column, je.text);
-        }
+        return moat_err (err, EINVAL, "%d:%d: %s", je.line, je.column, je.text);
     }
-  r = one (root, true, fn, data, err);
-  json_decref (root);
+  return one (root, true, fn, data, err);
+}
+
+int
+moat_inspect_parse (const char *json, size_t len, moat_input_fn fn, void *data, struct moat_error *err)
+{
+  size_t i = skip_space (json, 0, len);
+  int r;
+
+  if (i < len && json[i] == '[')
+    return parse_array (json, len, i, fn, data, err);
+  /* the tree lives in the arena (see parse_array) */
+  moat_json_arena_begin ();
+  r = parse_object (json, len, fn, data, err);
+  moat_json_arena_end ();
   return r;
 }

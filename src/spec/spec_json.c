@@ -9,6 +9,7 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/json.h"
 
 /* jansson stores integers as long long and fails the whole parse on a larger
  * one ("too big integer").  runtime-spec has uint64 fields that legitimately
@@ -124,7 +125,7 @@ spec_json_load (const char *json, size_t len, json_t **out, struct moat_error *e
       json = copy;
       len = newlen;
     }
-  root = json_loadb (json, len, JSON_REJECT_DUPLICATES, &jerr);
+  root = moat_json_loadb (json, len, JSON_REJECT_DUPLICATES, &jerr);
   if (root == NULL)
     return spec_err (err, EINVAL, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
                      jerr.text);
