@@ -228,15 +228,22 @@ type_name (json_t *v)
     }
 }
 
+/* V's text when V is a string, and not a big integer in disguise. */
+static const char *
+plain_string (json_t *v)
+{
+  const char *s = json_string_value (v);
+
+  return s && strncmp (s, BIGINT_MARK, strlen (BIGINT_MARK)) != 0 ? s : NULL;
+}
+
 int
 spec_value_string (json_t *v, const char *path, char **out, struct moat_error *err)
 {
-  const char *s;
+  const char *s = plain_string (v);
 
-  if (!json_is_string (v)
-      || strncmp (json_string_value (v), BIGINT_MARK, strlen (BIGINT_MARK)) == 0)
+  if (s == NULL)
     return spec_err (err, EINVAL, "%s: must be a string, not %s", path, type_name (v));
-  s = json_string_value (v);
   *out = strdup (s);
   if (*out == NULL)
     return moat_err (err, ENOMEM, "%s", path);
@@ -447,9 +454,14 @@ spec_get_strv (json_t *obj, const char *parent, const char *key, struct moat_str
     return moat_err (err, ENOMEM, "%s", key);
   json_array_foreach (arr, i, v)
     {
-      spec_path_idx (path, sizeof path, parent, key, i);
-      if (spec_value_string (v, path, &out->v[i], err) < 0)
-        return -1;
+      /* The element's path is built only for a message: a seccomp profile
+         lists hundreds of names. */
+      const char *s = plain_string (v);
+      if (s == NULL || (out->v[i] = strdup (s)) == NULL)
+        {
+          spec_path_idx (path, sizeof path, parent, key, i);
+          return s ? moat_err (err, ENOMEM, "%s", path) : spec_value_string (v, path, &out->v[i], err);
+        }
       out->n = i + 1;
     }
   return 0;

@@ -144,11 +144,19 @@ moat_read_file_reuse (int dirfd, const char *path, size_t max, char **buf, size_
                       struct moat_error *err)
 {
   cleanup_fd int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
-  size_t want = 4096, n = 0;
-  struct stat st;
 
   if (fd < 0)
     return moat_err (err, errno, "open `%s`", path);
+  return moat_read_fd_reuse (fd, path, max, buf, cap, len, err);
+}
+
+int
+moat_read_fd_reuse (int fd, const char *path, size_t max, char **buf, size_t *cap, size_t *len,
+                    struct moat_error *err)
+{
+  size_t want = 4096, n = 0;
+  struct stat st;
+
   /* A regular file is read into a buffer of its size (one read, no
      regrowth); the loop below still stops at EOF and at MAX whatever the
      size said, for a file that changes under us or a pipe. */
