@@ -3,10 +3,22 @@
 
 Usage (as root):
 
-    /usr/bin/python3 bench/image_bench.py [--mb 150] [--rounds 3] [--append docs/performance.md]
+    /usr/bin/python3 bench/image_bench.py [--mb 150] [--rounds 3] [--baseline OTHER_MOAT]
+                                          [--append docs/performance.md]
 
   MOAT_BIN   the moat binary (default /work/main/build/moat); moat-image is
              found beside it (or in src/image/ of a build tree).
+  --baseline a second moat binary whose unpack is measured in the same
+             rounds (a row "moat image unpack (baseline)").
+
+The unpack rows are measured in interleaved rounds (each round runs every
+tool once, in turn), and the trees they make are moved aside, not deleted,
+until the end: on ext4 without a journal (this VM's root), creating inodes
+right after thousands were deleted makes the allocator skip the recently
+deleted ones one by one (recently_deleted() in fs/ext4/ialloc.c), which
+made every tool's file creation several times slower and the figures
+mostly noise.  Run the bench a few minutes after deleting large trees on
+the same file system for the same reason.
 
 What is measured (median of --rounds, page cache warm, same disk):
   unpack     one uncompressed layer of about --mb MB (many small files: 4 KiB
@@ -123,12 +135,34 @@ def timed(argv, setup=None, rounds=3, shell=False):
     return statistics.median(ts), statistics.median(cpu)
 
 
+def interleaved(tools, rounds):
+    """Median wall and CPU time per tool; TOOLS: (label, argv, setup, shell),
+    each round running every tool once, in turn."""
+    ts = {t[0]: [] for t in tools}
+    cpu = {t[0]: [] for t in tools}
+    for _ in range(rounds):
+        for label, argv, setup, shell in tools:
+            if setup:
+                setup()
+            subprocess.run(["sync"])
+            c0 = cpu_children()
+            t0 = time.perf_counter()
+            r = subprocess.run(argv, shell=shell, capture_output=True, text=True)
+            ts[label].append(time.perf_counter() - t0)
+            cpu[label].append(cpu_children() - c0)
+            if r.returncode != 0:
+                sys.exit(f"{argv} failed: {r.stderr}")
+    return {t[0]: (statistics.median(ts[t[0]]), statistics.median(cpu[t[0]])) for t in tools}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--baseline", help="a second moat binary whose unpack is measured alongside")
     ap.add_argument("--append")
     args = ap.parse_args()
+    load_before = os.getloadavg()
     work = tempfile.mkdtemp(prefix="moat-image-bench.", dir="/var/tmp")
     try:
         layer = os.path.join(work, "layer.tar")
@@ -146,24 +180,34 @@ def main():
                 sys.exit(r.stderr)
             rootfs = os.path.join(store, "rootfs", md[7:])
             dest = os.path.join(work, "dest")
+            trash = os.path.join(work, "trash")
+            os.makedirs(trash, exist_ok=True)
+
+            def aside(path):
+                """Move PATH into the trash (deleted at the end, see above)."""
+                if os.path.lexists(path):
+                    os.rename(path, os.path.join(trash, f"{len(os.listdir(trash))}"))
 
             def clean_moat():
-                shutil.rmtree(rootfs, ignore_errors=True)
+                aside(rootfs)
 
             def clean_dest():
-                shutil.rmtree(dest, ignore_errors=True)
+                aside(dest)
                 os.makedirs(dest)
             kind = "gzip" if gz else "tar"
-            rows.append((f"unpack ({kind})", "moat image unpack", timed(img + ["unpack", "bench:1"], clean_moat, args.rounds)))
             taropt = "-xzf" if gz else "-xf"
-            rows.append((f"unpack ({kind})", f"tar {taropt}", timed(["tar", "-C", dest, taropt, blob], clean_dest, args.rounds)))
-            rows.append((f"unpack ({kind})", f"tar {taropt} && sync",
-                         timed(f"tar -C {dest} {taropt} {blob} && sync", clean_dest, args.rounds, shell=True)))
+            tools = [("moat image unpack", img + ["unpack", "bench:1"], clean_moat, False)]
+            if args.baseline:
+                tools.append(("moat image unpack (baseline)",
+                              [args.baseline, "image", "--root-images", store, "unpack", "bench:1"], clean_moat, False))
+            tools += [(f"tar {taropt}", ["tar", "-C", dest, taropt, blob], clean_dest, False),
+                      (f"tar {taropt} && sync", f"tar -C {dest} {taropt} {blob} && sync", clean_dest, True)]
             if shutil.which("umoci"):
                 ub = os.path.join(work, "umoci")
-                rows.append((f"unpack ({kind})", "umoci raw unpack",
-                             timed(["umoci", "raw", "unpack", "--image", f"{lay}:bench", ub],
-                                   lambda: shutil.rmtree(ub, ignore_errors=True), args.rounds)))
+                tools.append(("umoci raw unpack", ["umoci", "raw", "unpack", "--image", f"{lay}:bench", ub],
+                              lambda: aside(ub), False))
+            res = interleaved(tools, args.rounds)
+            rows += [(f"unpack ({kind})", t[0], res[t[0]]) for t in tools]
             # Load + unpack from the same oci-archive, each round into a fresh
             # store: moat vs podman (whose load stores and extracts layers).
             archive = os.path.join(work, f"oci-{kind}.tar")
@@ -172,7 +216,7 @@ def main():
             rows.append((f"load+unpack ({kind})", "moat image load + unpack",
                          timed(f"{MOAT} image --root-images {store2} load --name bench:1 {archive} >/dev/null && "
                                f"{MOAT} image --root-images {store2} unpack bench:1 >/dev/null",
-                               lambda: shutil.rmtree(store2, ignore_errors=True), args.rounds, shell=True)))
+                               lambda: aside(store2), args.rounds, shell=True)))
             if shutil.which("podman"):
                 pr = os.path.join(work, "podman")
                 pod = ["podman", "--root", pr + "/root", "--runroot", pr + "/run"]
@@ -191,10 +235,18 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     mb = size / 1e6
-    out = [f"Layer: {n} entries, {mb:.0f} MB uncompressed; median of {args.rounds} rounds, warm cache.", "",
+    load_after = os.getloadavg()
+    out = [f"Layer: {n} entries, {mb:.0f} MB uncompressed; median of {args.rounds} rounds, warm cache; "
+           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after.", "",
            "| what | tool | wall s | MB/s | CPU s (user+sys) |", "|---|---|---:|---:|---:|"]
     for what, tool, (t, c) in rows:
         out.append(f"| {what} | {tool} | {t:.2f} | {mb / t:.0f} | {c:.2f} |")
+    # speed of moat's unpack relative to each other unpacker of the same kind (> 1: moat faster)
+    out += ["", "| unpack | vs | speed ratio, wall | CPU ratio |", "|---|---|---:|---:|"]
+    for what, tool, (t, c) in rows:
+        if what.startswith("unpack") and tool != "moat image unpack":
+            mt, mc = next(v for w, tl, v in rows if w == what and tl == "moat image unpack")
+            out.append(f"| {what} | {tool} | {t / mt:.2f}x | {c / mc:.2f}x |")
     text = "\n".join(out)
     print(text)
     if args.append:

@@ -26,8 +26,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 
 step "fuzz every parser (${FUZZ_SECONDS}s each)"
 [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_process tests/fuzz/fuzz_resources tests/fuzz/fuzz_manifest tests/fuzz/fuzz_unpack tests/fuzz/fuzz_policy tests/fuzz/fuzz_inspect tests/fuzz/fuzz_http tests/fuzz/fuzz_engine
-for h in fuzz_spec fuzz_process fuzz_resources fuzz_manifest fuzz_unpack fuzz_policy fuzz_inspect fuzz_http fuzz_engine; do
+ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_process tests/fuzz/fuzz_resources tests/fuzz/fuzz_manifest tests/fuzz/fuzz_unpack tests/fuzz/fuzz_policy tests/fuzz/fuzz_inspect tests/fuzz/fuzz_http tests/fuzz/fuzz_engine tests/fuzz/fuzz_json
+for h in fuzz_spec fuzz_process fuzz_resources fuzz_manifest fuzz_unpack fuzz_policy fuzz_inspect fuzz_http fuzz_engine fuzz_json; do
   work=$(mktemp -d)
   build-fuzz/tests/fuzz/$h -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 "$work" "tests/fuzz/corpus/$h" 2>&1 | tail -3
   rm -rf "$work"

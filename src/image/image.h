@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -148,6 +149,20 @@ int moat_image_commit (struct moat_store *s, const struct moat_desc *d, const ch
 /* Compute the uncompressed digest of a layer blob (gzip/zstd/plain), with
  * the size and ratio limits applied. */
 int moat_layer_diff_id (int blobfd, const struct moat_limits *lim, char *out, struct moat_error *err);
+
+/* ---- layer_stream.c: a layer blob read, hashed and decompressed in a
+ * thread, its tar stream handed over through a bounded ring ---- */
+struct archive;
+struct moat_layer_stream;
+int moat_layer_stream_start (int layerfd, struct moat_layer_stream **out, struct moat_error *err);
+/* libarchive's read callback (CTX: the stream) for the tar reader. */
+ssize_t moat_layer_stream_read (struct archive *a, void *ctx, const void **out);
+/* Blob bytes read so far (the ratio limit). */
+uint64_t moat_layer_stream_raw_bytes (struct moat_layer_stream *s);
+/* Stop decompressing, hash the rest of the blob, wait for the thread; the
+ * first call writes the blob's "sha256:<hex>" to DIGEST, later ones nothing. */
+void moat_layer_stream_finish (struct moat_layer_stream *s, char *digest);
+void moat_layer_stream_free (struct moat_layer_stream *s);
 
 /* ---- unpack.c ---- */
 struct moat_unpack_stats

@@ -137,41 +137,11 @@ moat_clean_entry_name (const char *in, char *out, size_t size, struct moat_error
   return 0;
 }
 
-/* ---- the layer reader: hash the compressed bytes while libarchive reads
- * them, so the stored blob is re-verified on every unpack ---- */
-struct layer_in
-{
-  int fd;
-  struct moat_sha256 *h;
-  uint64_t raw;
-  char buf[256 * 1024];
-};
-
-static la_ssize_t
-layer_read (struct archive *a, void *ctx, const void **out)
-{
-  struct layer_in *in = ctx;
-  ssize_t n;
-
-  do
-    n = read (in->fd, in->buf, sizeof in->buf);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    {
-      archive_set_error (a, errno, "read layer");
-      return -1;
-    }
-  moat_sha256_update (in->h, in->buf, (size_t) n);
-  in->raw += (uint64_t) n;
-  *out = in->buf;
-  return n;
-}
-
 struct unpack
 {
   int rootfd;
   struct archive *a;
-  struct layer_in *in;
+  struct moat_layer_stream *in;
   const struct moat_limits *lim;
   struct moat_unpack_stats *st;
   uint64_t *image_bytes;
@@ -220,7 +190,7 @@ get_parent (struct unpack *u, const char *parent, struct moat_error *err)
 static int
 check_limits (struct unpack *u, struct moat_error *err)
 {
-  uint64_t unc = (uint64_t) archive_filter_bytes (u->a, 0);
+  uint64_t unc = (uint64_t) archive_filter_bytes (u->a, 0), raw = moat_layer_stream_raw_bytes (u->in);
   const struct moat_limits *l = u->lim;
 
   if (unc < u->layer_bytes)
@@ -233,7 +203,7 @@ check_limits (struct unpack *u, struct moat_error *err)
                      (unsigned long long) l->max_image_bytes);
   /* Checked while writing, so a gzip bomb of zeros stops after a few MiB
      instead of filling the disk. */
-  if (unc > l->ratio_floor && unc / (u->in->raw ? u->in->raw : 1) > l->max_ratio)
+  if (unc > l->ratio_floor && unc / (raw ? raw : 1) > l->max_ratio)
     return moat_err (err, EFBIG, "compression ratio above %llu:1 (a decompression bomb? raise with --max-ratio)",
                      (unsigned long long) l->max_ratio);
   return 0;
@@ -565,25 +535,22 @@ moat_unpack_layer (int rootfd, int layerfd, const char *digest, const struct moa
                    uint64_t *image_bytes, struct moat_unpack_stats *st, struct moat_error *err)
 {
   struct unpack u = { .rootfd = rootfd, .lim = lim, .st = st, .image_bytes = image_bytes, .cached_fd = -1 };
-  cleanup_free struct layer_in *in = calloc (1, sizeof *in);
   struct archive_entry *e;
   char got[MOAT_DIGEST_STR];
   int r = -1, ar;
 
-  if (in == NULL || (in->h = moat_sha256_new ()) == NULL || (u.a = archive_read_new ()) == NULL)
+  /* The blob is read, hashed and decompressed by the layer stream's thread;
+     this one parses the tar it hands over and writes the tree. */
+  if (moat_layer_stream_start (layerfd, &u.in, err) < 0)
+    goto out;
+  if ((u.a = archive_read_new ()) == NULL)
     {
       moat_err (err, ENOMEM, "unpack");
       goto out;
     }
-  in->fd = layerfd;
-  u.in = in;
-  /* Only tar, and only the decompressors linked into libarchive: nothing
-     from the image selects an external program (CVE-2014-9357). */
   archive_read_support_format_tar (u.a);
-  archive_read_support_filter_gzip (u.a);
-  archive_read_support_filter_zstd (u.a);
   archive_read_support_filter_none (u.a);
-  if (archive_read_open (u.a, in, NULL, layer_read, NULL) != ARCHIVE_OK)
+  if (archive_read_open (u.a, u.in, NULL, moat_layer_stream_read, NULL) != ARCHIVE_OK)
     {
       moat_err (err, aerrno (u.a), "open layer: %s", archive_error_string (u.a));
       goto out;
@@ -602,11 +569,8 @@ moat_unpack_layer (int rootfd, int layerfd, const char *digest, const struct moa
       moat_err (err, aerrno (u.a), "read layer: %s", archive_error_string (u.a));
       goto out;
     }
-  /* Hash whatever libarchive did not need (the tar's trailing padding). */
-  while (layer_read (u.a, in, &(const void *) { NULL }) > 0)
-    ;
-  moat_sha256_final (in->h, got);
-  in->h = NULL;
+  /* Hashes whatever the tar reader did not need (its trailing padding). */
+  moat_layer_stream_finish (u.in, got);
   if (digest && strcmp (got, digest) != 0)
     {
       moat_err (err, 0, "layer blob digest is `%s`, expected `%s` (store corrupted? run `moat image fsck`)", got, digest);
@@ -616,21 +580,20 @@ moat_unpack_layer (int rootfd, int layerfd, const char *digest, const struct moa
   *image_bytes += u.layer_bytes;
   r = 0;
 out:
-  /* A layer that fails to unpack may simply be a corrupted blob: say so. */
-  if (r < 0 && in && in->h && u.a && digest)
+  /* A layer that fails to unpack may simply be a corrupted blob: say so.
+     (Finishing hashes the rest of the blob; a second finish is a no-op
+     that leaves GOT as it was.) */
+  if (r < 0 && u.in && digest)
     {
-      while (layer_read (u.a, in, &(const void *) { NULL }) > 0)
-        ;
-      moat_sha256_final (in->h, got);
-      in->h = NULL;
-      if (strcmp (got, digest) != 0)
+      got[0] = '\0';
+      moat_layer_stream_finish (u.in, got);
+      if (got[0] && strcmp (got, digest) != 0)
         moat_err (err, 0, "layer blob digest is `%s`, expected `%s` (store corrupted? run `moat image fsck`)", got, digest);
     }
   drop_parent (&u);
   strset_free (&u.made);
-  if (in)
-    moat_sha256_free (in->h);
   if (u.a)
     archive_read_free (u.a);
+  moat_layer_stream_free (u.in);
   return r;
 }

@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 
 #include "util/cleanup.h"
+#include "util/json.h"
 
 #define INSPECT_MAX_CONTAINERS 100000
 
@@ -518,8 +519,10 @@ moat_inspect_kind (const void *json_obj, enum moat_input_kind *kind)
   return 0;
 }
 
+/* One document: TOP says it is the whole input, not an element of an
+   inspect array (a config.json is only accepted whole). */
 static int
-one (json_t *o, const char *text, size_t len, moat_input_fn fn, void *data, struct moat_error *err)
+one (json_t *o, bool top, moat_input_fn fn, void *data, struct moat_error *err)
 {
   struct moat_audit_input in;
   enum moat_input_kind kind;
@@ -530,10 +533,11 @@ one (json_t *o, const char *text, size_t len, moat_input_fn fn, void *data, stru
   if (kind == MOAT_INPUT_OCI)
     {
       memset (&in, 0, sizeof in);
-      /* The spec parser is the one place that reads config.json. */
-      if (text == NULL)
+      if (!top)
         return moat_err (err, EINVAL, "an OCI config.json inside an array is not supported");
-      if (moat_spec_parse (text, len, &in.spec, err) < 0)
+      /* The spec parser is the one place that reads config.json; it parses
+         the tree already loaded rather than the text a second time. */
+      if (moat_spec_from_json (o, &in.spec, err) < 0)
         return -1;
       if (moat_side_from_oci (&in.spec, &in.side, err) < 0)
         {
@@ -549,26 +553,118 @@ one (json_t *o, const char *text, size_t len, moat_input_fn fn, void *data, stru
   return r;
 }
 
+static size_t
+skip_space (const char *s, size_t i, size_t len)
+{
+  while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+    i++;
+  return i;
+}
+
+/* A syntax error at byte AT of the whole text, as "line:column: what" the
+   way jansson counts (columns in characters, from 1).  JE, when not NULL, is
+   jansson's error for the element that starts at AT. */
+static int
+syntax_error (const char *s, size_t at, const json_error_t *je, const char *what, struct moat_error *err)
+{
+  int line = 1, col = 0;
+  size_t i;
+
+  for (i = 0; i < at; i++)
+    if (s[i] == '\n')
+      line++, col = 0;
+    else if (((unsigned char) s[i] & 0xc0) != 0x80)
+      col++;
+  if (je == NULL)
+    return moat_err (err, EINVAL, "%d:%d: %s", line, col + 1, what);
+  return moat_err (err, EINVAL, "%d:%d: %s", line + je->line - 1, je->line == 1 ? col + je->column : je->column,
+                   je->text);
+}
+
+/* An inspect array, one element at a time: each container is decoded,
+   converted, handed to FN and freed before the next is read, so memory stays
+   that of one container and the heap never holds the whole document's tree
+   (which was most of audit's time on large arrays).  Elements are strict
+   JSON objects (jansson); between them only JSON whitespace, `,` and the
+   closing `]` are accepted, then nothing but whitespace. */
+static int
+parse_array (const char *json, size_t len, size_t i, moat_input_fn fn, void *data, struct moat_error *err)
+{
+  size_t n = 0;
+
+  i = skip_space (json, i + 1, len);
+  if (i < len && json[i] == ']')
+    goto end;
+  for (;;)
+    {
+      json_error_t je;
+      bool parsed;
+      int r;
+
+      if (n == INSPECT_MAX_CONTAINERS)
+        return moat_err (err, E2BIG, "more than %d containers", INSPECT_MAX_CONTAINERS);
+      /* Each container's tree lives in the arena: converted to C
+         structures, then dropped whole without a free per node. */
+      moat_json_arena_begin ();
+      {
+        json_t *e = moat_json_loadb (json + i, len - i, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &je);
+        parsed = e != NULL;
+        r = parsed ? one (e, false, fn, data, err) : syntax_error (json, i, &je, NULL, err);
+      }
+      moat_json_arena_end ();
+      if (r < 0)
+        return parsed ? moat_error_wrap (err, "[%zu]", n) : -1;
+      i += (size_t) je.position;
+      n++;
+      i = skip_space (json, i, len);
+      if (i < len && json[i] == ']')
+        break;
+      if (i == len || json[i] != ',')
+        return syntax_error (json, i, NULL, "`,` or `]` expected", err);
+      i = skip_space (json, i + 1, len);
+    }
+end:
+  i = skip_space (json, i + 1, len);
+  if (i != len)
+    return syntax_error (json, i, NULL, "end of file expected", err);
+  return 0;
+}
+
+/* One object: a config.json or one inspect document. */
+static int
+parse_object (const char *json, size_t len, moat_input_fn fn, void *data, struct moat_error *err)
+{
+  json_error_t je;
+  json_t *root = moat_json_loadb (json, len, JSON_REJECT_DUPLICATES, &je);
+  void *spec_root;
+  enum moat_input_kind kind;
+
+  if (root == NULL)
+    {
+      /* jansson refuses integers above INT64_MAX, which a config.json may
+         carry (Docker writes RLIM_INFINITY as 18446744073709551615): the
+         spec parser's loader keeps them, so a document that is a config.json
+         gets a second chance through it.  An inspect document never does. */
+      if (moat_spec_json_load (json, len, &spec_root, NULL) < 0)
+        return moat_err (err, EINVAL, "%d:%d: %s", je.line, je.column, je.text);
+      root = spec_root;
+      if (moat_inspect_kind (root, &kind) < 0 || kind != MOAT_INPUT_OCI)
+        return moat_err (err, EINVAL, "%d:%d: %s", je.line, je.column, je.text);
+    }
+  return one (root, true, fn, data, err);
+}
+
 int
 moat_inspect_parse (const char *json, size_t len, moat_input_fn fn, void *data, struct moat_error *err)
 {
-  json_error_t je;
-  json_t *root = json_loadb (json, len, JSON_REJECT_DUPLICATES, &je), *e;
-  size_t i;
-  int r = 0;
+  size_t i = skip_space (json, 0, len);
+  int r;
 
-  if (root == NULL)
-    return moat_err (err, EINVAL, "%d:%d: %s", je.line, je.column, je.text);
-  if (json_is_array (root))
-    {
-      if (json_array_size (root) > INSPECT_MAX_CONTAINERS)
-        r = moat_err (err, E2BIG, "more than %d containers", INSPECT_MAX_CONTAINERS);
-      json_array_foreach (root, i, e)
-        if (r == 0 && (r = one (e, NULL, 0, fn, data, err)) < 0)
-          moat_error_wrap (err, "[%zu]", i);
-    }
-  else
-    r = one (root, json, len, fn, data, err);
-  json_decref (root);
+  if (i < len && json[i] == '[')
+    return parse_array (json, len, i, fn, data, err);
+  /* the tree lives in the arena (see parse_array) */
+  moat_json_arena_begin ();
+  r = parse_object (json, len, fn, data, err);
+  moat_json_arena_end ();
   return r;
 }

@@ -470,6 +470,29 @@ parse_all (json_t *root, struct moat_spec *spec, struct moat_error *err)
 }
 
 int
+moat_spec_json_load (const char *json, size_t len, void **root, struct moat_error *err)
+{
+  json_t *j;
+
+  if (spec_json_load (json, len, &j, err) < 0)
+    return -1;
+  *root = j;
+  return 0;
+}
+
+int
+moat_spec_from_json (const void *root, struct moat_spec *out, struct moat_error *err)
+{
+  memset (out, 0, sizeof *out);
+  if (parse_all ((json_t *) root, out, err) < 0)
+    {
+      moat_spec_free (out);
+      return -1;
+    }
+  return 0;
+}
+
+int
 moat_spec_parse (const char *json, size_t len, struct moat_spec *out, struct moat_error *err)
 {
   json_t *root;
@@ -478,14 +501,9 @@ moat_spec_parse (const char *json, size_t len, struct moat_spec *out, struct moa
   memset (out, 0, sizeof *out);
   if (spec_json_load (json, len, &root, err) < 0)
     return -1;
-  r = parse_all (root, out, err);
+  r = moat_spec_from_json (root, out, err);
   json_decref (root);
-  if (r < 0)
-    {
-      moat_spec_free (out);
-      return -1;
-    }
-  return 0;
+  return r;
 }
 
 int

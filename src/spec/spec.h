@@ -355,6 +355,15 @@ struct moat_spec
  * "config.json: linux.namespaces[2].type: unknown namespace type `foo`". */
 int moat_spec_parse (const char *json, size_t len, struct moat_spec *out, struct moat_error *err);
 
+/* The two halves of moat_spec_parse, for a caller that must look at the
+ * document before it knows it is a config.json (audit): load JSON text the
+ * way the parser does (integers above INT64_MAX kept, duplicate keys
+ * refused, the top level an object) into *root, then parse that tree, so
+ * the text is read once.  void * keeps jansson out of this header: *root is
+ * a json_t * that the caller json_decref()s. */
+int moat_spec_json_load (const char *json, size_t len, void **root, struct moat_error *err);
+int moat_spec_from_json (const void *root, struct moat_spec *out, struct moat_error *err);
+
 /* Read <bundle_dir_fd>/<name> (bounded size) and parse it. */
 int moat_spec_load (int dirfd, const char *name, struct moat_spec *out, struct moat_error *err);
 

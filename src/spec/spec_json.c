@@ -9,6 +9,7 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/json.h"
 
 /* jansson stores integers as long long and fails the whole parse on a larger
  * one ("too big integer").  runtime-spec has uint64 fields that legitimately
@@ -124,7 +125,7 @@ spec_json_load (const char *json, size_t len, json_t **out, struct moat_error *e
       json = copy;
       len = newlen;
     }
-  root = json_loadb (json, len, JSON_REJECT_DUPLICATES, &jerr);
+  root = moat_json_loadb (json, len, JSON_REJECT_DUPLICATES, &jerr);
   if (root == NULL)
     return spec_err (err, EINVAL, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
                      jerr.text);
@@ -148,22 +149,56 @@ spec_err_finish (struct moat_error *err, int code)
       *c = '?';
 }
 
+/* Field paths are built for every member the parser reads (a seccomp
+ * profile has hundreds), and only shown when one is wrong: appended by hand
+ * rather than through snprintf, which was a tenth of `moat audit`'s time.
+ * The result is what snprintf would write, truncated the same way. */
+static size_t
+path_add (char *buf, size_t size, size_t at, const char *s, size_t n)
+{
+  if (at + 1 >= size)
+    return at;
+  if (n > size - 1 - at)
+    n = size - 1 - at;
+  memcpy (buf + at, s, n);
+  buf[at + n] = '\0';
+  return at + n;
+}
+
+static size_t
+path_join (char *buf, size_t size, const char *parent, const char *key)
+{
+  size_t at = 0;
+
+  if (size == 0)
+    return 0;
+  buf[0] = '\0';
+  if (parent != NULL && parent[0] != '\0')
+    {
+      at = path_add (buf, size, at, parent, strlen (parent));
+      at = path_add (buf, size, at, ".", 1);
+    }
+  return path_add (buf, size, at, key, strlen (key));
+}
+
 void
 spec_path (char *buf, size_t size, const char *parent, const char *key)
 {
-  if (parent == NULL || parent[0] == '\0')
-    snprintf (buf, size, "%s", key);
-  else
-    snprintf (buf, size, "%s.%s", parent, key);
+  path_join (buf, size, parent, key);
 }
 
 void
 spec_path_idx (char *buf, size_t size, const char *parent, const char *key, size_t i)
 {
-  if (parent == NULL || parent[0] == '\0')
-    snprintf (buf, size, "%s[%zu]", key, i);
-  else
-    snprintf (buf, size, "%s.%s[%zu]", parent, key, i);
+  char digits[24];
+  size_t n = sizeof digits, at = path_join (buf, size, parent, key);
+
+  do
+    digits[--n] = (char) ('0' + i % 10);
+  while ((i /= 10) != 0);
+  digits[--n] = '[';
+  at = path_add (buf, size, at, digits + n, sizeof digits - n);
+  path_add (buf, size, at, "]", 1);
 }
 
 json_t *
@@ -193,15 +228,22 @@ type_name (json_t *v)
     }
 }
 
+/* V's text when V is a string, and not a big integer in disguise. */
+static const char *
+plain_string (json_t *v)
+{
+  const char *s = json_string_value (v);
+
+  return s && strncmp (s, BIGINT_MARK, strlen (BIGINT_MARK)) != 0 ? s : NULL;
+}
+
 int
 spec_value_string (json_t *v, const char *path, char **out, struct moat_error *err)
 {
-  const char *s;
+  const char *s = plain_string (v);
 
-  if (!json_is_string (v)
-      || strncmp (json_string_value (v), BIGINT_MARK, strlen (BIGINT_MARK)) == 0)
+  if (s == NULL)
     return spec_err (err, EINVAL, "%s: must be a string, not %s", path, type_name (v));
-  s = json_string_value (v);
   *out = strdup (s);
   if (*out == NULL)
     return moat_err (err, ENOMEM, "%s", path);
@@ -412,9 +454,14 @@ spec_get_strv (json_t *obj, const char *parent, const char *key, struct moat_str
     return moat_err (err, ENOMEM, "%s", key);
   json_array_foreach (arr, i, v)
     {
-      spec_path_idx (path, sizeof path, parent, key, i);
-      if (spec_value_string (v, path, &out->v[i], err) < 0)
-        return -1;
+      /* The element's path is built only for a message: a seccomp profile
+         lists hundreds of names. */
+      const char *s = plain_string (v);
+      if (s == NULL || (out->v[i] = strdup (s)) == NULL)
+        {
+          spec_path_idx (path, sizeof path, parent, key, i);
+          return s ? moat_err (err, ENOMEM, "%s", path) : spec_value_string (v, path, &out->v[i], err);
+        }
       out->n = i + 1;
     }
   return 0;

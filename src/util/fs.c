@@ -140,32 +140,47 @@ moat_ensure_in_root (int rootfd, const char *path, bool is_dir, struct moat_erro
 }
 
 int
-moat_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len, struct moat_error *err)
+moat_read_file_reuse (int dirfd, const char *path, size_t max, char **buf, size_t *cap, size_t *len,
+                      struct moat_error *err)
 {
   cleanup_fd int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
-  cleanup_free char *buf = NULL;
-  size_t cap = 4096, n = 0;
 
   if (fd < 0)
     return moat_err (err, errno, "open `%s`", path);
-  buf = malloc (cap + 1);
-  if (buf == NULL)
-    return moat_err (err, ENOMEM, "read `%s`", path);
+  return moat_read_fd_reuse (fd, path, max, buf, cap, len, err);
+}
+
+int
+moat_read_fd_reuse (int fd, const char *path, size_t max, char **buf, size_t *cap, size_t *len,
+                    struct moat_error *err)
+{
+  size_t want = 4096, n = 0;
+  struct stat st;
+
+  /* A regular file is read into a buffer of its size (one read, no
+     regrowth); the loop below still stops at EOF and at MAX whatever the
+     size said, for a file that changes under us or a pipe. */
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0)
+    want = (size_t) st.st_size < max ? (size_t) st.st_size : max;
   for (;;)
     {
       ssize_t r;
-      if (n == cap)
+      if (*buf == NULL || *cap < want)
         {
-          char *nb;
-          if (cap >= max)
-            return moat_err (err, EFBIG, "read `%s`: larger than %zu bytes", path, max);
-          cap = cap * 2 > max ? max : cap * 2;
-          nb = realloc (buf, cap + 1);
+          char *nb = realloc (*buf, want + 1);
           if (nb == NULL)
             return moat_err (err, ENOMEM, "read `%s`", path);
-          buf = nb;
+          *buf = nb;
+          *cap = want;
         }
-      r = read (fd, buf + n, cap - n);
+      if (n == *cap)
+        {
+          if (*cap >= max)
+            return moat_err (err, EFBIG, "read `%s`: larger than %zu bytes", path, max);
+          want = *cap * 2 > max ? max : *cap * 2;
+          continue;
+        }
+      r = read (fd, *buf + n, *cap - n);
       if (r < 0 && errno == EINTR)
         continue;
       if (r < 0)
@@ -174,10 +189,21 @@ moat_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *
         break;
       n += (size_t) r;
     }
-  buf[n] = '\0';
-  *out = steal_ptr (&buf);
+  (*buf)[n] = '\0';
   if (len)
     *len = n;
+  return 0;
+}
+
+int
+moat_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len, struct moat_error *err)
+{
+  cleanup_free char *buf = NULL;
+  size_t cap = 0;
+
+  if (moat_read_file_reuse (dirfd, path, max, &buf, &cap, len, err) < 0)
+    return -1;
+  *out = steal_ptr (&buf);
   return 0;
 }
 

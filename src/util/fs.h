@@ -32,6 +32,14 @@ int moat_ensure_in_root (int rootfd, const char *path, bool is_dir, struct moat_
  * buffer. */
 int moat_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len, struct moat_error *err);
 
+/* The same into *BUF, a heap buffer of *CAP bytes that grows as needed and
+ * stays the caller's (free it once): a loop over many files allocates once. */
+int moat_read_file_reuse (int dirfd, const char *path, size_t max, char **buf, size_t *cap, size_t *len,
+                          struct moat_error *err);
+/* The same from an open FD (left open); PATH names it in messages. */
+int moat_read_fd_reuse (int fd, const char *path, size_t max, char **buf, size_t *cap, size_t *len,
+                        struct moat_error *err);
+
 /* Write DATA to DIRFD/NAME atomically (temp file, rename) for runtime state:
  * not durable across a power loss, which /run does not need. */
 int moat_write_file_atomic (int dirfd, const char *name, const void *data, size_t len, mode_t mode, struct moat_error *err);

@@ -154,6 +154,47 @@ def test_audit_json_layout():
         assert x["result"] in ("PASS", "WARN", "INFO", "NOTE")
 
 
+def test_audit_large_array_and_stdin_agree(tmp_path):
+    """An inspect array over 1 MiB is mapped rather than read, and parsed one
+    container at a time: the report matches the same text read from stdin,
+    and every container of the array is in it."""
+    docs = []
+    for f in ("docker-array.inspect.json", "docker-hostns.inspect.json", "podman-priv.inspect.json"):
+        d = json.load(open(fx(f)))
+        docs += d if isinstance(d, list) else [d]
+    arr = []
+    for i in range(400):
+        d = json.loads(json.dumps(docs[i % len(docs)]))
+        d["Name"] = f"/c{i}"
+        arr.append(d)
+    big = tmp_path / "big.inspect.json"
+    big.write_text(json.dumps(arr, indent=1))
+    assert big.stat().st_size > (1 << 20)
+
+    def report(r):
+        assert r.returncode == 0, r.stderr
+        d = json.loads(r.stdout)
+        del d["start"], d["end"]
+        return d
+
+    mapped = report(moat_plain("audit", "--format", "json", str(big)))
+    with open(big) as f:
+        piped = report(subprocess.run([MOAT_BIN, "audit", "--format", "json", "-"], stdin=f,
+                                      capture_output=True, text=True, timeout=60))
+    assert mapped == piped
+    res = {x["id"]: x for t in mapped["tests"] for x in t["results"]}
+    # the containers named in the results are those of the array
+    named = set()
+    for x in res.values():
+        named |= set(x.get("items", []))
+    assert named <= {f"c{i}" for i in range(400)}
+    assert len(named) > 300
+    # a broken element after 399 good ones: an error, and no report at all
+    big.write_text(json.dumps(arr)[:-1] + ", {]")
+    r = moat_plain("audit", "--format", "json", str(big))
+    assert r.returncode == 1 and r.stdout == "" and len(r.stderr.splitlines()) == 1, r
+
+
 def test_audit_sarif():
     f = fx("docker-hostns.inspect.json")
     r = moat_plain("audit", "--format", "sarif", f)

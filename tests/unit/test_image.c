@@ -230,13 +230,16 @@ struct ent
   const char *data;
 };
 
-/* A tar built with libarchive into a memfd. */
+/* A tar built with libarchive into a memfd, gzipped when GZ. */
 static int
-make_layer (const struct ent *ents, size_t n)
+make_layer_gz (const struct ent *ents, size_t n, bool gz)
 {
   struct archive *a = archive_write_new ();
   int fd = memfd_create ("layer", MFD_CLOEXEC);
   size_t i;
+
+  if (gz)
+    assert_int_equal (archive_write_add_filter_gzip (a), ARCHIVE_OK);
 
   archive_write_set_format_pax_restricted (a);
   assert_int_equal (archive_write_open_fd (a, fd), ARCHIVE_OK);
@@ -272,6 +275,12 @@ make_layer (const struct ent *ents, size_t n)
   archive_write_free (a);
   lseek (fd, 0, SEEK_SET);
   return fd;
+}
+
+static int
+make_layer (const struct ent *ents, size_t n)
+{
+  return make_layer_gz (ents, n, false);
 }
 
 static int
@@ -383,6 +392,74 @@ test_unpack_limits (void **state)
   assert_int_equal (moat_rm_rf_at (AT_FDCWD, dir, &err), 0);
 }
 
+/* The digest of what FD holds, from the start. */
+static void
+fd_digest (int fd, char *out)
+{
+  struct stat st;
+  char *buf;
+
+  assert_int_equal (fstat (fd, &st), 0);
+  buf = malloc ((size_t) st.st_size + 1);
+  assert_non_null (buf);
+  assert_int_equal (pread (fd, buf, (size_t) st.st_size, 0), st.st_size);
+  moat_sha256_buf (buf, (size_t) st.st_size, out);
+  free (buf);
+}
+
+/* The blob is read, hashed and decompressed in a thread ahead of the tar
+   reader: every byte is still hashed when the tar ends long before the blob
+   (more trailing data than the ring holds), and a truncated or corrupted
+   blob fails with the digest named. */
+static void
+test_unpack_stream (void **state)
+{
+  cleanup_free char *dir = mktmp ();
+  cleanup_fd int rootfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  static const struct ent ents[] = { { "d/", 'd', NULL }, { "d/f", 'f', "payload" }, { "g", 'f', "more" } };
+  struct moat_error err = { 0 };
+  struct moat_limits lim;
+  struct moat_unpack_stats st = { 0 };
+  uint64_t total = 0;
+  char digest[MOAT_DIGEST_STR], full[MOAT_DIGEST_STR];
+  char junk[4096];
+  struct stat sb;
+  int fd;
+
+  (void) state;
+  moat_limits_default (&lim);
+  /* 6 MiB after the end of the tar */
+  fd = make_layer (ents, MOAT_ARRAY_SIZE (ents));
+  memset (junk, 'j', sizeof junk);
+  assert_int_equal (fstat (fd, &sb), 0);
+  for (int i = 0; i < 1536; i++)
+    assert_int_equal (pwrite (fd, junk, sizeof junk, sb.st_size + (off_t) i * (off_t) sizeof junk), sizeof junk);
+  fd_digest (fd, digest);
+  assert_int_equal (moat_unpack_layer (rootfd, fd, digest, &lim, &total, &st, &err), 0);
+  assert_true (exists (rootfd, "d/f") && exists (rootfd, "g"));
+  assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
+  digest[10] = digest[10] == '0' ? '1' : '0';
+  assert_int_equal (moat_unpack_layer (rootfd, fd, digest, &lim, &total, &st, &err), -1);
+  assert_non_null (strstr (err.msg, "layer blob digest is"));
+  close (fd);
+
+  /* gzip, whole then cut in the middle */
+  fd = make_layer_gz (ents, MOAT_ARRAY_SIZE (ents), true);
+  fd_digest (fd, full);
+  assert_int_equal (moat_unpack_layer (rootfd, fd, full, &lim, &total, &st, &err), 0);
+  assert_int_equal (fstat (fd, &sb), 0);
+  assert_int_equal (ftruncate (fd, sb.st_size / 2), 0);
+  assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
+  memset (&err, 0, sizeof err);
+  assert_int_equal (moat_unpack_layer (rootfd, fd, NULL, &lim, &total, &st, &err), -1);
+  assert_true (err.msg[0] != '\0');
+  assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
+  assert_int_equal (moat_unpack_layer (rootfd, fd, full, &lim, &total, &st, &err), -1);
+  assert_non_null (strstr (err.msg, "layer blob digest is"));
+  close (fd);
+  assert_int_equal (moat_rm_rf_at (AT_FDCWD, dir, &err), 0);
+}
+
 int
 main (void)
 {
@@ -397,6 +474,7 @@ main (void)
     cmocka_unit_test (test_unpack_confined),
     cmocka_unit_test (test_unpack_whiteouts),
     cmocka_unit_test (test_unpack_limits),
+    cmocka_unit_test (test_unpack_stream),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

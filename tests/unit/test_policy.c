@@ -935,6 +935,83 @@ test_inspect_bad (void **state)
     }
 }
 
+static int
+count_one (struct moat_audit_input *in, void *data, struct moat_error *err)
+{
+  (void) in;
+  (void) err;
+  ++*(size_t *) data;
+  return 0;
+}
+
+/* Inspect arrays are read one element at a time: the framing between
+   elements is checked by hand, so check it refuses what jansson refuses and
+   places errors in the whole text. */
+static void
+test_inspect_array_framing (void **state)
+{
+#define EL "{\"HostConfig\": {}}"
+  static const struct
+  {
+    const char *text;
+    int ret;
+    size_t n;
+    const char *msg;
+    size_t nul; /* the length counts the NUL that ends the text */
+  } cases[] = {
+    { " [ ] \n", 0, 0, NULL, 0 },
+    { "[" EL "]", 0, 1, NULL, 0 },
+    { "\r\n\t[ " EL " ,\n" EL " ]\n", 0, 2, NULL, 0 },
+    { "[" EL ",]", -1, 1, "1:21:", 0 },
+    { "[" EL " " EL "]", -1, 1, "`,` or `]` expected", 0 },
+    { "[" EL "]x", -1, 1, "1:21: end of file expected", 0 },
+    { "[" EL, -1, 1, "`,` or `]` expected", 0 },
+    { "[" EL ",\n  {\"a\": 1, \"a\": 2}]", -1, 1, "2:", 0 },
+    { "[" EL ", 1]", -1, 1, "1:22: '[' or '{' expected", 0 },
+    { "[" EL ", []]", -1, 1, "[1]", 0 },
+    { "[" EL "]", -1, 1, "1:21: end of file expected", 1 },
+  };
+#undef EL
+  size_t i, n;
+  struct moat_error err;
+
+  (void) state;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      memset (&err, 0, sizeof err);
+      n = 0;
+      if (moat_inspect_parse (cases[i].text, strlen (cases[i].text) + cases[i].nul, count_one, &n, &err)
+          != cases[i].ret)
+        fail_msg ("`%s`: wrong result (%s)", cases[i].text, err.msg);
+      assert_int_equal (n, cases[i].n);
+      if (cases[i].msg && strstr (err.msg, cases[i].msg) == NULL)
+        fail_msg ("`%s`: `%s` does not contain `%s`", cases[i].text, err.msg, cases[i].msg);
+    }
+}
+
+/* A config.json may hold integers above INT64_MAX (Docker writes
+   RLIM_INFINITY as 18446744073709551615), which jansson alone refuses: audit
+   reads it as the spec parser does.  An inspect document is not given that
+   second chance. */
+static void
+test_inspect_big_integers (void **state)
+{
+  static const char oci[] = "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"rootfs\"}, "
+                            "\"process\": {\"cwd\": \"/\", \"args\": [\"sh\"], \"rlimits\": [{\"type\": "
+                            "\"RLIMIT_MEMLOCK\", \"hard\": 18446744073709551615, \"soft\": 18446744073709551615}]}}";
+  static const char inspect[] = "{\"HostConfig\": {\"Memory\": 18446744073709551615}}";
+  struct moat_error err = { 0 };
+  size_t n = 0;
+
+  (void) state;
+  if (moat_inspect_parse (oci, strlen (oci), count_one, &n, &err) < 0)
+    fail_msg ("%s", err.msg);
+  assert_int_equal (n, 1);
+  assert_int_equal (moat_inspect_parse (inspect, strlen (inspect), count_one, &n, &err), -1);
+  assert_non_null (strstr (err.msg, "too big integer"));
+  assert_int_equal (n, 1);
+}
+
 /* CIS outcome: a live-engine check is NOTE, never PASS, on a config file. */
 static void
 test_cis (void **state)
@@ -983,6 +1060,7 @@ main (void)
     cmocka_unit_test (test_overrides),      cmocka_unit_test (test_engine_defaults_admitted),
     cmocka_unit_test (test_inspect_podman), cmocka_unit_test (test_inspect_docker),
     cmocka_unit_test (test_inspect_bad),    cmocka_unit_test (test_cis),
+    cmocka_unit_test (test_inspect_array_framing), cmocka_unit_test (test_inspect_big_integers),
   };
 
   unsetenv (MOAT_POLICY_ENV);

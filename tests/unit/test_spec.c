@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "spec/spec.h"
+#include "spec/spec_internal.h"
 
 static const char good_config[] =
   "{\n"
@@ -872,6 +873,40 @@ test_names (void **state)
   }
 }
 
+/* Field paths are built by hand: the result must be what snprintf writes,
+   truncation included, for every buffer size. */
+static void
+test_paths (void **state)
+{
+  static const char *const parents[] = { NULL, "", "linux", "linux.seccomp.syscalls[12]" };
+  static const size_t idx[] = { 0, 7, 10, 123456789, (size_t) -1 };
+  char got[64], want[64];
+
+  (void) state;
+  for (size_t p = 0; p < sizeof parents / sizeof parents[0]; p++)
+    for (size_t size = 1; size <= sizeof got; size++)
+      {
+        bool top = parents[p] == NULL || parents[p][0] == '\0';
+
+        memset (got, 'x', sizeof got);
+        spec_path (got, size, parents[p], "names");
+        if (top)
+          snprintf (want, size, "%s", "names");
+        else
+          snprintf (want, size, "%s.%s", parents[p], "names");
+        assert_string_equal (got, want);
+        for (size_t k = 0; k < sizeof idx / sizeof idx[0]; k++)
+          {
+            spec_path_idx (got, size, parents[p], "names", idx[k]);
+            if (top)
+              snprintf (want, size, "%s[%zu]", "names", idx[k]);
+            else
+              snprintf (want, size, "%s.%s[%zu]", parents[p], "names", idx[k]);
+            assert_string_equal (got, want);
+          }
+      }
+}
+
 int
 main (void)
 {
@@ -883,7 +918,7 @@ main (void)
     cmocka_unit_test (test_edge_accepts),   cmocka_unit_test (test_process_parse),
     cmocka_unit_test (test_resources_parse), cmocka_unit_test (test_load),
     cmocka_unit_test (test_device_file_mode_with_type_bits),
-    cmocka_unit_test (test_names),
+    cmocka_unit_test (test_names),          cmocka_unit_test (test_paths),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
