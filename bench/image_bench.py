@@ -25,7 +25,8 @@ What is measured (median of --rounds, page cache warm, same disk):
              to 32 KiB, plus a few 16 MiB files) unpacked by
              `moat image unpack` (every check on: fd-based writes, whiteout
              bookkeeping, limits, the blob's digest re-verified while read,
-             syncfs before the tree is published) vs `tar -x` and
+             the tree's syncfs left to a detached child, as docs/images.md
+             says) vs `tar -x` and
              `tar -x && sync` (GNU tar, no checks) vs `umoci raw unpack`;
              load + unpack of the same oci-archive: moat vs `podman load`
              (if installed).  Also the gzip-compressed layer vs `tar -xzf`.

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,17 +42,108 @@ read_manifest (struct moat_store *s, const char *digest, struct moat_manifest *m
   return r;
 }
 
+/* The kernel's id of this boot: a tree unpacked in this boot is whole in
+   the page cache whether or not it reached the disk yet. */
+static const char *
+boot_id (char *buf, size_t size)
+{
+  cleanup_fd int fd = open ("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, size - 1) : -1;
+
+  if (n <= 0)
+    n = 0;
+  buf[n] = '\0';
+  buf[strcspn (buf, "\n")] = '\0';
+  return buf;
+}
+
+/* Durability without making the unpack wait for the disk (`tar -x` does
+ * not either): the tree is renamed into place unsynced, with the boot id in
+ * its <name>.json; a detached child then syncs the filesystem and writes
+ * <name>.synced.  A tree is trusted when it is synced, or was unpacked in
+ * this boot (no crash can have torn it without a reboot); any other (a
+ * crash before the sync reached the disk) is unpacked again.  Trees from
+ * before this scheme have no bootId: they were synced before the rename. */
+static bool
+tree_trusted (struct moat_store *s, const char *name)
+{
+  char file[160], boot[64];
+  cleanup_free char *text = NULL;
+  json_t *j, *b;
+  size_t len;
+  bool ok;
+
+  snprintf (file, sizeof file, "rootfs/%s.synced", name);
+  if (faccessat (s->dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+    return true;
+  snprintf (file, sizeof file, "rootfs/%s.json", name);
+  if (moat_read_file_at (s->dirfd, file, 1 << 16, &text, &len, NULL) < 0)
+    return false;
+  j = json_loadb (text, len, 0, NULL);
+  b = json_object_get (j, "bootId");
+  ok = j && (b == NULL || (json_is_string (b) && *json_string_value (b)
+                           && strcmp (json_string_value (b), boot_id (boot, sizeof boot)) == 0));
+  json_decref (j);
+  return ok;
+}
+
+/* Sync the store's filesystem in a detached grandchild, then mark NAME
+   synced.  It holds no fd of ours but the store's: whoever waits for our
+   stdout to close does not wait for the disk. */
+static void
+sync_in_background (struct moat_store *s, const char *name)
+{
+  pid_t pid = fork ();
+  char file[160];
+
+  if (pid < 0)
+    return;
+  if (pid > 0)
+    {
+      waitpid (pid, NULL, 0);
+      return;
+    }
+  if (fork () != 0)
+    _exit (0);
+  setsid ();
+  if (dup2 (s->dirfd, 3) < 0)
+    _exit (1);
+  close_range (4, ~0U, 0);
+  {
+    int null = open ("/dev/null", O_RDWR);
+    if (null >= 0)
+      {
+        dup2 (null, 0);
+        dup2 (null, 1);
+        dup2 (null, 2);
+        if (null > 3)
+          close (null);
+      }
+  }
+  snprintf (file, sizeof file, "rootfs/%s.synced", name);
+  /* syncfs needs an fd opened for reading, not the store's O_PATH one. */
+  if (syncfs (openat (3, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == 0)
+    {
+      int fd = openat (3, file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd >= 0 && fsync (fd) == 0)
+        moat_fsync_dir (3, "rootfs");
+    }
+  _exit (0);
+}
+
 static int
 write_stats (struct moat_store *s, const char *name, const struct moat_unpack_stats *st, const struct moat_limits *lim,
              struct moat_error *err)
 {
   char file[160];
   cleanup_free char *text = NULL;
-  json_t *j = json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "entries", (json_int_t) st->entries,
+  char boot[64];
+  json_t *j = json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:s}", "entries", (json_int_t) st->entries,
                          "bytes", (json_int_t) st->bytes, "setuid", (json_int_t) st->setuid,
                          "setgid", (json_int_t) st->setgid, "devicesSkipped", (json_int_t) st->devices_skipped,
                          "xattrsDropped", (json_int_t) st->xattrs_dropped, "whiteouts", (json_int_t) st->whiteouts,
-                         "defang", lim->defang, "allowDevices", lim->allow_devices);
+                         "defang", lim->defang, "allowDevices", lim->allow_devices, "bootId",
+                         boot_id (boot, sizeof boot));
   cleanup_fd int dfd = openat (s->dirfd, "rootfs", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
   text = j ? json_dumps (j, JSON_COMPACT) : NULL;
@@ -65,7 +158,7 @@ int
 moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_limits *lim, char **path,
                    struct moat_error *err)
 {
-  char name[128], tmp[160], rel[200];
+  char name[128], tmp[160], rel[200], rel2[200];
   struct moat_manifest m = { 0 };
   struct moat_unpack_stats st = { 0 };
   cleanup_fd int rootfd = -1;
@@ -78,7 +171,12 @@ moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_l
   rootfs_name (digest, lim, name, sizeof name);
   snprintf (rel, sizeof rel, "rootfs/%s", name);
   if (fstatat (s->dirfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (sb.st_mode))
-    goto done;
+    {
+      if (tree_trusted (s, name))
+        goto done;
+      /* Unpacked before a crash that came before its sync: maybe torn. */
+      moat_rm_rf_at (s->dirfd, rel, NULL);
+    }
   if (read_manifest (s, digest, &m, err) < 0)
     return moat_error_wrap (err, "manifest `%s`", digest);
   /* Unpack beside the final name and rename: a tree that is there is
@@ -119,21 +217,15 @@ moat_image_unpack (struct moat_store *s, const char *digest, const struct moat_l
     }
   if (write_stats (s, name, &st, lim, err) < 0)
     goto fail;
-  /* /var/lib is durable storage: flush the tree before it becomes visible. */
-  {
-    cleanup_fd int sfd = openat (s->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sfd < 0 || syncfs (sfd) < 0)
-      {
-        moat_err (err, errno, "sync `%s`", tmp);
-        goto fail;
-      }
-  }
+  snprintf (rel2, sizeof rel2, "rootfs/%s.synced", name);
+  unlinkat (s->dirfd, rel2, 0);
   if (renameat (s->dirfd, tmp, s->dirfd, rel) < 0)
     {
       moat_err (err, errno, "rename `%s` to `%s`", tmp, rel);
       goto fail;
     }
-  moat_fsync_dir (s->dirfd, "rootfs");
+  /* /var/lib is durable storage: see tree_trusted. */
+  sync_in_background (s, name);
   moat_manifest_free (&m);
 done:
   if (asprintf (path, "%s/%s", s->path, rel) < 0)

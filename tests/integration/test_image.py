@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from moat_testlib import BUSYBOX, MOAT_BIN, Bundle, _ensure_busybox, make_config
+from moat_testlib import BUSYBOX, MOAT_BIN, Bundle, _ensure_busybox, make_config, wait_for
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -687,3 +687,43 @@ def test_image_healthcheck_runs_in_a_detached_container(env):
     finally:
         subprocess.run([*moat, "rm", "-f", "hc1"], capture_output=True, timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _boot_id():
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        return f.read().strip()
+
+
+def test_unpack_durability_by_boot_id(env):
+    """The unpack does not wait for the disk: the tree is published with the
+    boot id in its report and a detached child marks it .synced after a
+    syncfs.  A tree neither synced nor from this boot (a crash came before
+    the sync reached the disk) is unpacked again; one from this boot is
+    trusted as it is."""
+    tmp, img, _ = env
+    load_layers(env, [busybox_layer()])
+    root = json.loads(img.ok("resolve", "test/img:1"))["rootfs"]
+    report, synced = root + ".json", root + ".synced"
+    wait_for(lambda: os.path.exists(synced), what="the background sync's marker")
+    with open(report) as f:
+        assert json.load(f)["bootId"] == _boot_id()
+
+    def forge(boot):
+        os.unlink(synced) if os.path.exists(synced) else None
+        with open(report) as f:
+            doc = json.load(f)
+        doc["bootId"] = boot
+        with open(report, "w") as f:
+            json.dump(doc, f)
+        with open(os.path.join(root, "torn"), "w") as f:
+            f.write("x")
+    # Same boot, not yet synced: trusted, nothing redone.
+    forge(_boot_id())
+    assert json.loads(img.ok("resolve", "test/img:1"))["rootfs"] == root
+    assert os.path.exists(os.path.join(root, "torn"))
+    # Another boot, never synced: unpacked again from the verified blobs.
+    forge("00000000-0000-0000-0000-000000000000")
+    assert json.loads(img.ok("resolve", "test/img:1"))["rootfs"] == root
+    assert not os.path.exists(os.path.join(root, "torn"))
+    assert os.path.exists(os.path.join(root, "bin", "busybox"))
+    wait_for(lambda: os.path.exists(synced), what="the marker after the second unpack")
