@@ -242,6 +242,18 @@ moat_write_file_atomic (int dirfd, const char *name, const void *data, size_t le
       unlinkat (dirfd, tmp, 0);
       return moat_err (err, e, "write `%s`", name);
     }
+  /* Replace by exchanging, then unlink the old file: readers still see the
+     old or the new file, never none, but ext4 does not start writeback of
+     the new file as it does for a rename over an existing one
+     (auto_da_alloc), which costs a block allocation now and a wait on the
+     write when the file is next replaced or removed.  The first write (no
+     file to exchange with) and filesystems without RENAME_EXCHANGE take a
+     plain rename. */
+  if (renameat2 (dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
+    {
+      unlinkat (dirfd, tmp, 0);
+      return 0;
+    }
   if (renameat (dirfd, tmp, dirfd, name) < 0)
     {
       int e = errno;
