@@ -126,14 +126,23 @@ init_namespaces_fast (struct moat_sandbox *sb, int fd)
 
   if (moat_idmap_recv_until_go (sb, fd, &err) < 0)
     child_fail (fd, &err);
-  /* The parent put us in the container's cgroup; only now does a new cgroup
-     namespace get that cgroup as its root. */
-  if (moat_ns_new_flags (sb->spec) & CLONE_NEWCGROUP)
-    if (unshare (CLONE_NEWCGROUP) < 0)
-      {
-        moat_err (&err, errno, "unshare cgroup namespace");
-        child_fail (fd, &err);
-      }
+}
+
+/* Fast path: the parent moves us into the container's cgroup while we mount
+ * (sandbox/spawn.c).  Only once it says so does a new cgroup namespace get
+ * that cgroup as its root. */
+static int
+await_cgroup_joined (struct moat_rootfs_ctx *ctx, struct moat_error *err)
+{
+  enum moat_sync t;
+
+  if (moat_sync_recv (ctx->sync_fd, &t, NULL, NULL, NULL, err) < 0)
+    return -1;
+  if (t != MOAT_SYNC_CGROUP_JOINED)
+    return moat_err (err, EPROTO, "sync: expected cgroup joined, got %d", t);
+  if ((moat_ns_new_flags (ctx->spec) & CLONE_NEWCGROUP) && unshare (CLONE_NEWCGROUP) < 0)
+    return moat_err (err, errno, "unshare cgroup namespace");
+  return 0;
 }
 
 /* In a new user namespace we start with an unmapped uid: become the
@@ -265,13 +274,14 @@ setup_console (struct moat_sandbox *sb, int fd, int rootfd, int *peer_out, struc
 }
 
 static int
-build_rootfs (struct moat_sandbox *sb, int fd, int *peer, char **hook_state, struct moat_error *err)
+build_rootfs (struct moat_sandbox *sb, int fd, bool fast, int *peer, char **hook_state, struct moat_error *err)
 {
   const struct moat_spec *spec = sb->spec;
   struct moat_rootfs_ctx ctx = { .spec = spec, .cgroup = sb->cgroup, .userns = in_userns (spec),
                                  .private_cgroupns = moat_spec_namespace (spec, CLONE_NEWCGROUP) != NULL,
                                  .rootfd = -1, .host_devnull_fd = -1, .console_fd = -1,
-                                 .root_tree_fd = sb->idmap_root_fd, .mount_tree_fds = sb->idmap_mount_fds };
+                                 .root_tree_fd = sb->idmap_root_fd, .mount_tree_fds = sb->idmap_mount_fds,
+                                 .await_cgroup = fast ? await_cgroup_joined : NULL, .sync_fd = fd };
   enum moat_sync t;
   int ret = -1;
 
@@ -286,18 +296,21 @@ build_rootfs (struct moat_sandbox *sb, int fd, int *peer, char **hook_state, str
   /* createRuntime hooks run in the parent (runtime namespace) now, before
      pivot_root; createContainer hooks run here, in the container's
      namespaces but still able to resolve their host paths. */
-  if (moat_sync_send (fd, MOAT_SYNC_MOUNTS_DONE, NULL, 0, -1, err) < 0)
-    goto out;
-  if (moat_sync_recv (fd, &t, hook_state, NULL, NULL, err) < 0)
-    goto out;
-  if (t != MOAT_SYNC_HOOKS_DONE)
+  if (moat_sandbox_hook_sync (spec))
     {
-      moat_err (err, EPROTO, "sync: expected hooks done");
-      goto out;
+      if (moat_sync_send (fd, MOAT_SYNC_MOUNTS_DONE, NULL, 0, -1, err) < 0)
+        goto out;
+      if (moat_sync_recv (fd, &t, hook_state, NULL, NULL, err) < 0)
+        goto out;
+      if (t != MOAT_SYNC_HOOKS_DONE)
+        {
+          moat_err (err, EPROTO, "sync: expected hooks done");
+          goto out;
+        }
+      if (moat_hooks_run (&spec->hooks[MOAT_HOOK_CREATE_CONTAINER], "hooks.createContainer", *hook_state, err) < 0)
+        goto out;
+      moat_debug ("init: hooks done");
     }
-  if (moat_hooks_run (&spec->hooks[MOAT_HOOK_CREATE_CONTAINER], "hooks.createContainer", *hook_state, err) < 0)
-    goto out;
-  moat_debug ("init: hooks done");
   if (moat_rootfs_pivot (&ctx, sb->no_pivot, err) < 0)
     goto out;
   moat_debug ("init: pivoted");
@@ -411,7 +424,7 @@ moat_init_main (struct moat_sandbox *sb, int fd, bool fast)
     }
   if (set_names (spec, &err) < 0)
     child_fail (fd, &err);
-  if (build_rootfs (sb, fd, &peer, &hook_state, &err) < 0)
+  if (build_rootfs (sb, fd, fast, &peer, &hook_state, &err) < 0)
     child_fail (fd, &err);
   if (moat_enter_cwd (&spec->process, &err) < 0)
     child_fail (fd, &err);

@@ -407,6 +407,8 @@ mount_cgroup (struct moat_rootfs_ctx *ctx, const struct moat_mount *m, size_t id
 
   if (ctx->cgroup == NULL)
     return moat_err (err, EINVAL, "mounts[%zu]: a cgroup mount needs the container's cgroup", idx);
+  if (moat_rootfs_await_cgroup (ctx, err) < 0)
+    return -1;
   target = open_target (ctx, m, idx, true, true, err);
   if (target < 0)
     return -1;

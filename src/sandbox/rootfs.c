@@ -103,7 +103,18 @@ moat_rootfs_mount_all (struct moat_rootfs_ctx *ctx, struct moat_error *err)
   for (i = 0; i < spec->n_mounts; i++)
     if (moat_mount_entry (ctx, &spec->mounts[i], i, err) < 0)
       return -1;
-  return moat_dev_setup (ctx, err);
+  if (moat_dev_setup (ctx, err) < 0)
+    return -1;
+  return moat_rootfs_await_cgroup (ctx, err);
+}
+
+int
+moat_rootfs_await_cgroup (struct moat_rootfs_ctx *ctx, struct moat_error *err)
+{
+  int (*await) (struct moat_rootfs_ctx *, struct moat_error *) = ctx->await_cgroup;
+
+  ctx->await_cgroup = NULL;
+  return await ? await (ctx, err) : 0;
 }
 
 int

@@ -24,6 +24,10 @@ struct moat_rootfs_ctx
   int console_fd;         /* pty peer for /dev/console when process.terminal, else -1 */
   int root_tree_fd;       /* idmapped clone of the rootfs made by the parent, else -1 (sandbox/idmap.c) */
   int *mount_tree_fds;    /* per spec mount: its idmapped clone, else -1; NULL when none */
+  /* When set, called once before a cgroup mount or, failing one, after the
+     other mounts: the init is not yet in its cgroup until it returns 0. */
+  int (*await_cgroup) (struct moat_rootfs_ctx *ctx, struct moat_error *err);
+  int sync_fd;            /* for await_cgroup */
 };
 
 /* Before any mount: set the propagation of "/" (linux.rootfsPropagation, default
@@ -36,6 +40,9 @@ int moat_rootfs_prepare (struct moat_rootfs_ctx *ctx, const char *rootfs_path, s
  * devices (null zero full random urandom tty), linux.devices, /dev/ptmx, the
  * /dev/fd, stdin, stdout, stderr symlinks, /dev/console when a terminal is used. */
 int moat_rootfs_mount_all (struct moat_rootfs_ctx *ctx, struct moat_error *err);
+
+/* Call ctx->await_cgroup if it is still pending. */
+int moat_rootfs_await_cgroup (struct moat_rootfs_ctx *ctx, struct moat_error *err);
 
 /* pivot_root into ctx->rootfd (pivot_root(".", ".") then detach the old root);
  * with NO_PIVOT, MS_MOVE + chroot (for ramfs roots, as runc --no-pivot). */

@@ -16,7 +16,7 @@
 enum moat_sync
 {
   MOAT_SYNC_USERNS_READY = 1, /* child -> parent: I unshared a user ns, write my id maps */
-  MOAT_SYNC_GO,               /* parent -> child: maps written, cgroup joined */
+  MOAT_SYNC_GO,               /* parent -> child: maps written (and, except in the fast path, cgroup joined) */
   MOAT_SYNC_PID,              /* child -> parent: the init's host pid (after the pid-ns fork) */
   MOAT_SYNC_MOUNTS_DONE,      /* child -> parent: run createRuntime hooks now */
   MOAT_SYNC_HOOKS_DONE,       /* parent -> child: payload = state JSON for container hooks */
@@ -25,6 +25,7 @@ enum moat_sync
   MOAT_SYNC_ERROR,            /* child -> parent: payload = struct moat_error */
   MOAT_SYNC_IDMAP_TREE,       /* parent -> child: fd = idmapped tree, payload "root" or the mount index */
   MOAT_SYNC_START,            /* parent -> child: exec the process (start_over_sync) */
+  MOAT_SYNC_CGROUP_JOINED,    /* parent -> child, fast path: in the container's cgroup now */
 };
 
 struct moat_sandbox
@@ -67,13 +68,17 @@ struct moat_sandbox
 int moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err);
 
 /* The container's side, in sandbox/init.c.  Never returns. */
-__attribute__ ((noreturn)) void moat_init_main (struct moat_sandbox *sb, int sync_fd, bool in_pidns_child);
+__attribute__ ((noreturn)) void moat_init_main (struct moat_sandbox *sb, int sync_fd, bool fast);
 
 /* Shared by init.c and spawn.c. */
 int moat_sync_send (int fd, enum moat_sync type, const void *payload, size_t len, int pass_fd,
                     struct moat_error *err);
 int moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *recv_fd,
                     struct moat_error *err);
+/* Whether the init stops after its mounts for the parent's hooks (and for the
+ * state with its pid that the init's own hooks are given): only when the spec
+ * has prestart, createRuntime, createContainer or startContainer hooks. */
+bool moat_sandbox_hook_sync (const struct moat_spec *spec);
 
 /* Namespace helpers (ns.c). */
 int moat_ns_open_joins (const struct moat_spec *spec, int *fds, int *types, size_t *n, struct moat_error *err);

@@ -66,8 +66,8 @@ moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *
                 struct moat_error *err)
 {
   struct sync_header h;
-  cleanup_free char *buf = malloc (SYNC_MAX_PAYLOAD + sizeof h + 1);
-  struct iovec iov = { buf, SYNC_MAX_PAYLOAD + sizeof h };
+  cleanup_free char *buf = NULL;
+  struct iovec iov = { &h, sizeof h };
   char cbuf[CMSG_SPACE (sizeof (int))];
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
                         .msg_controllen = sizeof cbuf };
@@ -76,10 +76,11 @@ moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *
 
   if (recv_fd)
     *recv_fd = -1;
-  if (buf == NULL)
-    return moat_err (err, ENOMEM, "sync receive");
+  /* Peek at the header first: the buffer is then the message's own size
+     (most messages have no payload), not the 256 KiB maximum, whose malloc
+     and free cost an mmap and munmap on every message. */
   do
-    r = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC);
+    r = recv (fd, &h, sizeof h, MSG_PEEK);
   while (r < 0 && errno == EINTR);
   if (r < 0)
     return moat_err (err, errno, "sync receive");
@@ -87,19 +88,37 @@ moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *
     return moat_err (err, EPIPE, "container init exited unexpectedly");
   if ((size_t) r < sizeof h)
     return moat_err (err, EPROTO, "sync receive: short message");
-  memcpy (&h, buf, sizeof h);
-  if (h.len != (size_t) r - sizeof h)
-    return moat_err (err, EPROTO, "sync receive: truncated message");
+  if (h.len > SYNC_MAX_PAYLOAD)
+    return moat_err (err, EPROTO, "sync receive: message too large (%u bytes)", h.len);
+  buf = malloc (sizeof h + h.len + 1);
+  if (buf == NULL)
+    return moat_err (err, ENOMEM, "sync receive");
+  iov.iov_base = buf;
+  iov.iov_len = sizeof h + h.len;
+  do
+    r = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return moat_err (err, errno, "sync receive");
+  if (r == 0)
+    return moat_err (err, EPIPE, "container init exited unexpectedly");
   for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
       {
         int got;
         memcpy (&got, CMSG_DATA (c), sizeof got);
-        if (recv_fd)
+        if (recv_fd && *recv_fd < 0)
           *recv_fd = got;
         else
           close (got);
       }
+  memcpy (&h, buf, sizeof h);
+  if ((size_t) r < sizeof h || h.len != (size_t) r - sizeof h || (msg.msg_flags & MSG_TRUNC))
+    {
+      if (recv_fd)
+        moat_closep (recv_fd);
+      return moat_err (err, EPROTO, "sync receive: truncated message");
+    }
   *type = (enum moat_sync) h.type;
   if (payload)
     {
@@ -110,6 +129,13 @@ moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *
   if (len)
     *len = h.len;
   return 0;
+}
+
+bool
+moat_sandbox_hook_sync (const struct moat_spec *spec)
+{
+  return spec->hooks[MOAT_HOOK_PRESTART].n > 0 || spec->hooks[MOAT_HOOK_CREATE_RUNTIME].n > 0
+         || spec->hooks[MOAT_HOOK_CREATE_CONTAINER].n > 0 || spec->hooks[MOAT_HOOK_START_CONTAINER].n > 0;
 }
 
 static pid_t
@@ -189,7 +215,15 @@ parent_setup_child (struct moat_sandbox *sb, int fd, pid_t child, bool fast, int
   if (moat_idmap_send_trees (sb, fd, child, err) < 0)
     return -1;
   moat_debug ("spawn: id maps written");
-  /* Join the cgroup before the child unshares its cgroup namespace, so the
+  /* In the fast path the child builds its mounts while we move it into its
+     cgroup (the first write to a v1 cgroup.procs waits for an RCU grace
+     period); it waits for CGROUP_JOINED before it unshares its cgroup
+     namespace, mounts cgroups or runs anything (sandbox/init.c).  The
+     general path unshares every namespace at once after GO, so it joins
+     first. */
+  if (fast && moat_sync_send (fd, MOAT_SYNC_GO, NULL, 0, -1, err) < 0)
+    return child_error_instead (fd, err);
+  /* Joined before the child unshares its cgroup namespace, so the
      namespace's root is the container's own cgroup. */
   if (sb->cgroup && moat_cgroup_enter (sb->cgroup, child, err) < 0)
     return -1;
@@ -202,7 +236,7 @@ parent_setup_child (struct moat_sandbox *sb, int fd, pid_t child, bool fast, int
       if (moat_write_file_at (AT_FDCWD, path, val, (size_t) n, err) < 0)
         return moat_error_wrap (err, "process.oomScoreAdj");
     }
-  if (moat_sync_send (fd, MOAT_SYNC_GO, NULL, 0, -1, err) < 0)
+  if (moat_sync_send (fd, fast ? MOAT_SYNC_CGROUP_JOINED : MOAT_SYNC_GO, NULL, 0, -1, err) < 0)
     return child_error_instead (fd, err);
   return 0;
 }
@@ -233,6 +267,8 @@ parent_drive (struct moat_sandbox *sb, int fd, pid_t child, bool fast, struct mo
   if (sb->want_pty_master && spec->process.terminal
       && expect (fd, MOAT_SYNC_PTY_MASTER, NULL, &sb->pty_master_fd, err) < 0)
     return -1;
+  if (!moat_sandbox_hook_sync (spec))
+    return expect (fd, MOAT_SYNC_CREATED, NULL, NULL, err);
   if (expect (fd, MOAT_SYNC_MOUNTS_DONE, NULL, NULL, err) < 0)
     return -1;
 

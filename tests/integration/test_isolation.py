@@ -6,8 +6,8 @@ import pytest
 
 from moat_testlib import (DEFAULT_CAPS, DENIED_SYSCALLS, DOCKER_MASKED,
                           DOCKER_READONLY, USERNS_HOST_ID, USERNS_SIZE, cap_mask,
-                          mounts_mentioning, new_id, probe_script, run_probe,
-                          wait_for)
+                          make_config, mounts_mentioning, new_id, probe_json,
+                          probe_script, run_probe, wait_for)
 
 
 def caps(status, field):
@@ -187,6 +187,20 @@ def test_cgroup_namespace(moat, bundle):
     r = run_probe(moat, bundle, "read", "/proc/self/cgroup")
     for line in r["data"].splitlines():
         assert line.split(":", 2)[2] == "/", r["data"]
+
+
+def test_cgroup_namespace_without_cgroup_mount(moat, bundle):
+    # The parent moves the init into its cgroup while the init mounts; with
+    # no cgroup mount to wait at, the init waits after its other mounts, so
+    # its cgroup namespace is still rooted at the container's own cgroup.
+    cfg = make_config(args=("/bin/moat-probe", "read", "/proc/self/cgroup"))
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
+    bundle.write(cfg)
+    r = moat.run(bundle, new_id())
+    assert r.rc == 0, r
+    data = probe_json(r.out)["data"]
+    for line in data.splitlines():
+        assert line.split(":", 2)[2] == "/", data
 
 
 def test_pids_limit_stops_fork_bomb(moat, bundle):
