@@ -4,8 +4,10 @@ data/meson.build).  Each file is parsed first, so a malformed data file fails
 the build, and any object {"$include": "NAME.json"} is replaced by the parsed
 content of NAME.json from the same directory (so the seccomp profile is
 defined once, in data/seccomp-default.json).  The bytes are the compact JSON.
+A file given as raw:FILE is embedded byte for byte (the exec stub, see
+src/stub/meson.build).
 
-usage: embed-data.py OUT.c SYMBOL=FILE.json [SYMBOL=FILE.json ...]
+usage: embed-data.py OUT.c SYMBOL=FILE.json|SYMBOL=raw:FILE [...]
 """
 import json
 import os
@@ -30,9 +32,13 @@ def main():
            "#include <stddef.h>"]
     for arg in sys.argv[2:]:
         sym, path = arg.split("=", 1)
-        with open(path) as f:
-            doc = resolve(json.load(f), os.path.dirname(path))
-        data = json.dumps(doc, separators=(",", ":")).encode()
+        if path.startswith("raw:"):
+            with open(path[4:], "rb") as f:
+                data = f.read()
+        else:
+            with open(path) as f:
+                doc = resolve(json.load(f), os.path.dirname(path))
+            data = json.dumps(doc, separators=(",", ":")).encode()
         out.append(f"const unsigned char {sym}[] = {{")
         for i in range(0, len(data), 16):
             out.append("  " + ", ".join(f"0x{b:02x}" for b in data[i:i + 16]) + ",")

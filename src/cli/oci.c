@@ -90,14 +90,17 @@ parse_create (int argc, char **argv, bool is_run, struct create_cli *cc, struct 
   return 0;
 }
 
-/* Whether the bundle's config asks for a user namespace of its own with id
- * mappings: then the sealed re-exec may be unnecessary
- * (moat_exe_unwritable_from), and create decides on the parsed spec.  Any
+/* Whether the bundle's config may let create skip the sealed re-exec: it
+ * asks for a user namespace of its own with id mappings
+ * (moat_exe_unwritable_from), or nothing in its text rules out the exec stub
+ * (moat_exec_stub_protects).  Create then decides on the parsed spec.  Any
  * other config re-execs sealed at once, before the config is parsed, so
- * that the parse is not done twice. */
+ * that the parse is not done twice; a wrong guess here costs only that. */
 static bool
-config_wants_own_userns (const char *bundle)
+config_may_skip_seal (const char *bundle)
 {
+  static const char *const stub_excluders[] = { "CAP_SYS_PTRACE", "selinuxLabel", "apparmorProfile",
+                                                "createContainer", "startContainer", "listenerPath" };
   char path[PATH_MAX];
   cleanup_free char *text = NULL;
   json_t *doc, *lx, *ns, *v;
@@ -106,10 +109,19 @@ config_wants_own_userns (const char *bundle)
   struct moat_error ignored;
 
   snprintf (path, sizeof path, "%s/config.json", bundle ? bundle : ".");
+  if (moat_read_file_at (AT_FDCWD, path, 4 << 20, &text, &len, &ignored) < 0)
+    return false;
+  if (memmem (text, len, "\"pid\"", 5) != NULL)
+    {
+      bool stub_ok = true;
+      for (i = 0; i < MOAT_ARRAY_SIZE (stub_excluders); i++)
+        stub_ok = stub_ok && memmem (text, len, stub_excluders[i], strlen (stub_excluders[i])) == NULL;
+      if (stub_ok)
+        return true;
+    }
   /* Without the key spelled out there are no mappings (an escaped spelling
      only costs the early re-exec): most configs are not parsed here. */
-  if (moat_read_file_at (AT_FDCWD, path, 4 << 20, &text, &len, &ignored) < 0
-      || memmem (text, len, "\"uidMappings\"", 13) == NULL)
+  if (memmem (text, len, "\"uidMappings\"", 13) == NULL)
     return false;
   doc = json_loadb (text, len, 0, NULL);
   lx = json_object_get (doc, "linux");
@@ -131,7 +143,7 @@ static int
 seal_before_create (struct moat_cli *cli, struct create_cli *cc, struct moat_error *err)
 {
   cc->o.seal_argv = cli->full_argv;
-  if (moat_exe_is_sealed () || config_wants_own_userns (cc->o.bundle))
+  if (moat_exe_is_sealed () || config_may_skip_seal (cc->o.bundle))
     return 0;
   return moat_exe_ensure_sealed (cli->full_argv, err);
 }

@@ -278,7 +278,7 @@ exec_child_main (struct exec_child *c)
     }
   if (moat_enter_cwd (c->p, &err) < 0)
     goto fail;
-  moat_exec_process (c->spec, c->p, c->prog, c->preserve_fds, c->sock, &err);
+  moat_exec_process (c->spec, c->p, -1, c->prog, c->preserve_fds, c->sock, &err);
 fail:
   if (write (c->sock, err.msg, strlen (err.msg)) < 0)
     _exit (127);

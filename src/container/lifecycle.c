@@ -238,7 +238,7 @@ effective_resources (const struct moat_spec *spec, struct moat_resources *res, s
 
 struct create_txn
 {
-  int rootfd, dirfd, lockfd, bundlefd, start_fd, console_fd;
+  int rootfd, dirfd, lockfd, bundlefd, start_fd, console_fd, stub_fd;
   const char *id;
   struct moat_cgroup cg;
   bool cg_made;
@@ -266,7 +266,7 @@ create_txn_undo (struct create_txn *t)
 static void
 create_txn_free (struct create_txn *t)
 {
-  int *fds[] = { &t->dirfd, &t->lockfd, &t->bundlefd, &t->start_fd, &t->console_fd, &t->rootfd };
+  int *fds[] = { &t->dirfd, &t->lockfd, &t->bundlefd, &t->start_fd, &t->console_fd, &t->rootfd, &t->stub_fd };
   size_t i;
 
   for (i = 0; i < MOAT_ARRAY_SIZE (fds); i++)
@@ -294,7 +294,7 @@ create_validate (struct create_txn *t, const struct moat_create_opts *o, struct 
     return moat_error_wrap (err, "config.json");
   /* CVE-2019-5736: decided on the parsed spec, before anything is made (a
      re-exec starts this command again). */
-  if (moat_exe_seal_for (&t->spec, o->seal_argv, err) < 0)
+  if (moat_exe_seal_for (&t->spec, o->seal_argv, &t->stub_fd, err) < 0)
     return -1;
   /* Admission: before any state dir, cgroup or process exists. */
   if (moat_policy_admit_rules (&t->spec, o->id, t->denied_rules, sizeof t->denied_rules, err) < 0)
@@ -345,6 +345,7 @@ create_spawn (struct create_txn *t, const struct moat_ctx *ctx, const struct moa
   sb.cgroup = &t->cg;
   sb.seccomp = t->spec.linux.seccomp ? &t->prog : NULL;
   sb.start_fd = t->start_fd;
+  sb.exec_stub_fd = t->stub_fd;
   sb.start_over_sync = o->start_over_sync;
   sb.console_socket_fd = t->console_fd;
   sb.want_pty_master = o->want_pty_master;
@@ -366,7 +367,7 @@ moat_container_create (const struct moat_ctx *ctx, const struct moat_create_opts
                        struct moat_created *out, struct moat_error *err)
 {
   struct create_txn t = { .rootfd = -1, .dirfd = -1, .lockfd = -1, .bundlefd = -1,
-                          .start_fd = -1, .console_fd = -1, .id = o->id };
+                          .start_fd = -1, .console_fd = -1, .stub_fd = -1, .id = o->id };
   int ret = -1;
 
   out->pid = 0;

@@ -5,10 +5,11 @@
  * before it spawns or joins a container, so the only binary reachable that way
  * cannot be written: preferably the binary seen through a private, lower-only
  * overlayfs (read-only in its superblock, which no mount flag can undo, and no
- * copy made), else a sealed memfd copy.  The one exception is a container
- * whose own user namespace makes the write impossible for the kernel's DAC
- * check (moat_exe_unwritable_from, below): it is created without the extra
- * exec. */
+ * copy made), else a sealed memfd copy.  Two kinds of container are created
+ * without that extra exec: one whose own user namespace makes the write
+ * impossible for the kernel's DAC check (moat_exe_unwritable_from, below),
+ * and one whose init can exec its entrypoint through the sealed exec stub
+ * (exe_stub.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -265,9 +266,12 @@ moat_exe_unwritable_from (const struct moat_spec *spec)
 }
 
 int
-moat_exe_seal_for (const struct moat_spec *spec, char **argv, struct moat_error *err)
+moat_exe_seal_for (const struct moat_spec *spec, char **argv, int *stub_fd, struct moat_error *err)
 {
+  *stub_fd = -1;
   if (moat_exe_is_sealed () || moat_exe_unwritable_from (spec))
+    return 0;
+  if (moat_exec_stub_protects (spec) && (*stub_fd = moat_exec_stub_memfd ()) >= 0)
     return 0;
   if (argv == NULL)
     return moat_err (err, EPERM, "not running from a sealed copy of the moat binary (CVE-2019-5736)");

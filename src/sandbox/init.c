@@ -370,8 +370,9 @@ report_exec_error (int conn, struct moat_error *err)
 static void
 close_inherited_fds (const struct moat_sandbox *sb, int sync_fd)
 {
-  int keep[3 + MOAT_ARRAY_SIZE (sb->join_fds)] = { sync_fd, sb->start_fd, sb->console_socket_fd };
-  size_t nkeep = 3, j;
+  int keep[4 + MOAT_ARRAY_SIZE (sb->join_fds)] = { sync_fd, sb->start_fd, sb->console_socket_fd,
+                                                  sb->exec_stub_fd };
+  size_t nkeep = 4, j;
   cleanup_dir DIR *d = opendir ("/proc/self/fd");
   int lo = 3 + sb->preserve_fds;
   struct dirent *de;
@@ -455,7 +456,7 @@ moat_init_main (struct moat_sandbox *sb, int fd, bool fast)
   if (moat_hooks_run (&spec->hooks[MOAT_HOOK_START_CONTAINER], "hooks.startContainer", hook_state, &err) < 0)
     report_exec_error (conn, &err);
   /* moat_exec_process only returns on failure. */
-  moat_exec_process (spec, &spec->process, sb->seccomp, sb->preserve_fds, conn, &err);
+  moat_exec_process (spec, &spec->process, sb->exec_stub_fd, sb->seccomp, sb->preserve_fds, conn, &err);
   report_exec_error (conn, &err);
 }
 
@@ -469,7 +470,7 @@ moat_init_main (struct moat_sandbox *sb, int fd, bool fast)
  *  - seccomp LAST when NNP is on, so the filter need not allow the syscalls
  *    of our own set-up, only execve. */
 int
-moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
+moat_exec_process (const struct moat_spec *spec, const struct moat_process *p, int stub_fd,
                    const struct moat_seccomp_prog *seccomp, int preserve_fds, int report_fd,
                    struct moat_error *err)
 {
@@ -503,6 +504,8 @@ moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
     return -1;
   if (sys_close_range ((unsigned) (3 + preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     return moat_err (err, errno, "close_range");
+  if (stub_fd >= 0 && moat_exec_stub_prepare (report_fd, err) < 0)
+    return -1;
   if (seccomp && p->no_new_privileges && moat_seccomp_load (seccomp, &notify_fd, err) < 0)
     return -1;
   if (notify_fd >= 0)
@@ -526,6 +529,8 @@ moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
     if (p->env.n)
       memcpy (envv, p->env.v, p->env.n * sizeof (char *));
     envp = envv;
+    if (stub_fd >= 0)
+      return moat_exec_via_stub (stub_fd, report_fd, exe, argv, p->args.n, envp, err);
     execve (exe, argv, envp);
   }
   return moat_err (err, errno, "exec `%s`", exe);

@@ -38,6 +38,7 @@ struct moat_sandbox
   const struct moat_cgroup *cgroup;   /* already created */
   const struct moat_seccomp_prog *seccomp; /* NULL: no filter */
   int start_fd;                       /* listening socket `start` connects to, or -1 */
+  int exec_stub_fd;                   /* sealed exec stub the init execs through, or -1 */
   bool start_over_sync;               /* `run`: the creator starts the init itself over
                                          the sync socket (MOAT_SYNC_START), which then
                                          reports like the start socket's connection */
@@ -93,8 +94,9 @@ int moat_ns_new_flags (const struct moat_spec *spec);
  * rlimits to execve, in the order explained there.  REPORT_FD is the socket to
  * the runtime process waiting for the result (`start` or `exec`): a seccomp
  * listener fd travels back over it (SCM_RIGHTS, one NUL byte) so that the
- * runtime hands it to the agent from the host.  Never returns on success. */
-int moat_exec_process (const struct moat_spec *spec, const struct moat_process *p,
+ * runtime hands it to the agent from the host.  STUB_FD >= 0: exec through
+ * the sealed exec stub (exe_stub.c).  Never returns on success. */
+int moat_exec_process (const struct moat_spec *spec, const struct moat_process *p, int stub_fd,
                        const struct moat_seccomp_prog *seccomp, int preserve_fds, int report_fd,
                        struct moat_error *err);
 
@@ -132,8 +134,24 @@ bool moat_exe_is_sealed (void);
  * The reasoning is beside the definition. */
 bool moat_exe_unwritable_from (const struct moat_spec *spec);
 /* Before a container of SPEC is spawned: return 0 when we run sealed or
- * moat_exe_unwritable_from(SPEC); otherwise re-exec sealed with ARGV (this
- * call then does not return), or fail when ARGV is NULL. */
-int moat_exe_seal_for (const struct moat_spec *spec, char **argv, struct moat_error *err);
+ * moat_exe_unwritable_from(SPEC); return 0 with *STUB_FD set when the init's
+ * execve through the exec stub keeps our binary out of reach (exe_stub.c);
+ * otherwise re-exec sealed with ARGV (this call then does not return), or
+ * fail when ARGV is NULL. */
+int moat_exe_seal_for (const struct moat_spec *spec, char **argv, int *stub_fd, struct moat_error *err);
+
+/* The exec stub (exe_stub.c; the reasoning is at the top of that file).
+ * moat_exec_stub_protects: whether SPEC's container may be created by a moat
+ * that is not running sealed, its init exec'ing through the stub.
+ * moat_exec_stub_memfd: a sealed memfd of the stub (CLOEXEC), or -1.
+ * In the init, once the process's ids and capabilities are set:
+ * moat_exec_stub_prepare keeps REPORT_FD open across the stub's exec and
+ * the init non-dumpable; moat_exec_via_stub execs EXE with ARGV (ARGC
+ * entries) and ENVP through the stub, returning only on failure. */
+bool moat_exec_stub_protects (const struct moat_spec *spec);
+int moat_exec_stub_memfd (void);
+int moat_exec_stub_prepare (int report_fd, struct moat_error *err);
+int moat_exec_via_stub (int stub_fd, int report_fd, const char *exe, char *const *argv, size_t argc,
+                        char *const *envp, struct moat_error *err);
 
 #endif

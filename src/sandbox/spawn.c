@@ -424,7 +424,18 @@ moat_exec_reply_wait (int sock, const struct moat_spec *spec, pid_t pid, const c
           reply[off++] = buf[i];
     }
   reply[off] = '\0';
-  if (off > 0)
-    return moat_err (err, 0, "%s", reply);
-  return 0;
+  if (off == 0)
+    return 0;
+  {
+    /* The exec stub cannot spell an errno: it ends its message with \1 and
+       the number (src/stub/exec_stub.c). */
+    char *mark = strrchr (reply, '\1');
+    if (mark && mark[1] >= '0' && mark[1] <= '9' && strspn (mark + 1, "0123456789") == strlen (mark + 1))
+      {
+        int e = atoi (mark + 1);
+        *mark = '\0';
+        return moat_err (err, e, "%s", reply[0] ? reply : "exec");
+      }
+  }
+  return moat_err (err, 0, "%s", reply);
 }

@@ -1,13 +1,20 @@
 """CVE-2019-5736: no container process may ever write the host runtime
-binary.  A container without a user namespace (or whose user namespace could
-write the binary) only ever sees a sealed copy as the runtime's exe (the
-binary through a private read-only overlayfs, or a sealed memfd); a
-container in a user namespace that maps neither the binary's owner nor its
-group may see the host binary itself, which the kernel's DAC check then keeps
-it from opening for writing.  The exploit itself (the init exec'ing a
-"#!/proc/self/exe" script, a handle held until the runtime exits, then a
-reopen for writing) runs against each case, and the host binary is
-byte-identical after every hostile run."""
+binary.  Three protections, each tested from inside with the exploit itself
+(the init exec'ing a "#!/proc/self/exe" script, a handle held until the
+runtime exits, then a reopen for writing), and the host binary byte-identical
+after every hostile run:
+
+- A container whose init execs its entrypoint through the exec stub (a new
+  pid namespace, no CAP_SYS_PTRACE, no hooks run by the init: moat's
+  default) reaches no moat binary at all: the waiting init is non-dumpable,
+  and what /proc/self/exe names at the final execve is the stub, a sealed
+  memfd.
+- Any other container without a user namespace (or whose user namespace
+  could write the binary) only ever sees a sealed copy as the runtime's exe
+  (the binary through a private read-only overlayfs, or a sealed memfd).
+- A container in a user namespace that maps neither the binary's owner nor
+  its group may see the host binary itself, which the kernel's DAC check
+  then keeps it from opening for writing."""
 
 import errno
 import fcntl
@@ -17,7 +24,7 @@ import subprocess
 
 import pytest
 
-from moat_testlib import (IS_RUNC, MOAT_BIN, USERNS_HOST_ID, new_id,
+from moat_testlib import (DEFAULT_CAPS, IS_RUNC, MOAT_BIN, USERNS_HOST_ID, new_id,
                           parse_scan_lines, probe_json, read_text, sha256,
                           wait_for)
 
@@ -52,12 +59,23 @@ def _sealed_kind(pid):
     return "overlay"
 
 
-def test_waiting_init_exe_is_a_sealed_copy(moat, make_bundle):
-    """Without a user namespace container root may own the host binary: the
-    waiting init must run from a sealed copy (a memfd, or the binary through
-    a private read-only overlayfs)."""
+@pytest.fixture
+def ptrace_allowed(test_dir, monkeypatch):
+    """The baseline policy refuses CAP_SYS_PTRACE; these tests need it."""
+    pol = os.path.join(test_dir, "ptrace-policy.yaml")
+    with open(pol, "w") as f:
+        f.write("version: 1\nrules:\n  moat.caps.sys_ptrace: warn\n")
+    monkeypatch.setenv("MOAT_POLICY", pol)
+
+
+def test_waiting_init_exe_is_a_sealed_copy(moat, make_bundle, ptrace_allowed):
+    """Without a user namespace container root may own the host binary, and
+    with CAP_SYS_PTRACE a container process may pass the ptrace checks that
+    guard a non-dumpable init: the waiting init must run from a sealed copy
+    (a memfd, or the binary through a private read-only overlayfs)."""
     before = sha256(MOAT_BIN)
-    b = make_bundle(args=["/bin/moat-probe", "sleep", "30"], userns=False)
+    b = make_bundle(args=["/bin/moat-probe", "sleep", "30"], userns=False,
+                    caps=DEFAULT_CAPS + ["CAP_SYS_PTRACE"])
     cid = new_id()
     moat.create(b, cid).ok()
     pid = moat.state(cid)["pid"]
@@ -84,6 +102,89 @@ def test_waiting_init_exe_is_a_sealed_copy(moat, make_bundle):
         assert res["target"] != HOST_BIN
     moat("start", cid).ok()
     assert sha256(MOAT_BIN) == before
+
+
+def _stub_memfd(pid):
+    """The sealed exec stub among the fds of the waiting init PID."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("/memfd:moat-exec"):
+            return f"/proc/{pid}/fd/{fd}"
+    raise AssertionError(f"no exec stub memfd among the fds of {pid}")
+
+
+@pytest.mark.skipif(IS_RUNC, reason="the exec stub is moat's")
+def test_waiting_init_with_exec_stub_is_out_of_reach(moat, make_bundle):
+    """moat's default: no sealed copy of moat, the init is the host binary,
+    but nothing in the container can open or trace it, and the stub it will
+    exec through is sealed."""
+    before = sha256(MOAT_BIN)
+    b = make_bundle(args=["/bin/moat-probe", "sleep", "30"], userns=False)
+    cid = new_id()
+    moat.create(b, cid).ok()
+    pid = moat.state(cid)["pid"]
+    # Not vacuous: this is the path without the sealed re-exec.
+    assert os.path.realpath(os.readlink(f"/proc/{pid}/exe")) == HOST_BIN
+    r = moat("exec", cid, "/bin/moat-probe", "exe", "1")
+    assert r.rc == 0, r
+    res = probe_json(r.out)
+    assert res["readlink_error"] == "EACCES", res
+    assert res["open_wronly"] == "EACCES" and res["open_rdonly"] == "EACCES", res
+    r = moat("exec", cid, "/bin/moat-probe", "syscall", "ptrace:1")
+    assert r.rc == 0, r
+    assert probe_json(r.out)["ptrace:1"] == "EPERM", r
+    stub = _stub_memfd(pid)
+    fd = os.open(stub, os.O_RDWR)
+    try:
+        want = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
+        assert fcntl.fcntl(fd, F_GET_SEALS) & want == want
+        with pytest.raises(PermissionError):
+            os.write(fd, b"\x7fELF")
+    finally:
+        os.close(fd)
+    moat("start", cid).ok()
+    # The program runs, and the stub did not follow it in.
+    wait_for(lambda: os.readlink(f"/proc/{pid}/exe").endswith("/bin/moat-probe"),
+             timeout=5, what="exec of the container program")
+    assert not any(os.readlink(f"/proc/{pid}/fd/{f}").startswith("/memfd:")
+                   for f in os.listdir(f"/proc/{pid}/fd")), "the stub's memfd leaked into the container"
+    assert sha256(MOAT_BIN) == before
+
+
+def _self_exe_entrypoint(make_bundle, **knobs):
+    b = make_bundle(args=["/evil"], userns=False, **knobs)
+    with open(os.path.join(b.rootfs, "evil"), "w") as f:
+        f.write("#!/proc/self/exe --version\n")
+    os.chmod(os.path.join(b.rootfs, "evil"), 0o755)
+    return b
+
+
+@pytest.mark.skipif(IS_RUNC, reason="the exec stub is moat's")
+def test_self_exe_entrypoint_meets_the_exec_stub(moat, make_bundle):
+    """An entrypoint interpreted by /proc/self/exe gets the stub, which runs
+    nothing: the container exits 127 without any moat having run in it."""
+    before = sha256(MOAT_BIN)
+    r = moat.run(_self_exe_entrypoint(make_bundle), new_id())
+    assert r.rc == 127, r
+    assert "moat version" not in r.out + r.err, r
+    assert sha256(MOAT_BIN) == before
+
+
+@pytest.mark.skipif(IS_RUNC, reason="compares with moat's exec stub")
+def test_self_exe_entrypoint_control_runs_a_sealed_moat(moat, make_bundle, ptrace_allowed):
+    """Control for the test above: where moat re-execs sealed (the container
+    may hold CAP_SYS_PTRACE), the same entrypoint runs the sealed moat, so
+    the script does reach the runtime's exe."""
+    # (An ASan build of moat runs in the container too: LeakSanitizer cannot
+    # work there.)
+    b = _self_exe_entrypoint(make_bundle, caps=DEFAULT_CAPS + ["CAP_SYS_PTRACE"],
+                             env=["PATH=/bin", "ASAN_OPTIONS=detect_leaks=0"])
+    _copy_libs(MOAT_BIN, b.rootfs)
+    r = moat.run(b, new_id())
+    assert r.rc == 0 and "moat version" in r.out, r
 
 
 def test_hostile_init_during_execs(moat, make_bundle, hostile_scan_loop):
