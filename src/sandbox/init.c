@@ -530,8 +530,16 @@ moat_exec_process (const struct moat_spec *spec, const struct moat_process *p, i
       memcpy (envv, p->env.v, p->env.n * sizeof (char *));
     envp = envv;
     if (stub_fd >= 0)
-      return moat_exec_via_stub (stub_fd, report_fd, exe, argv, p->args.n, envp, err);
-    execve (exe, argv, envp);
+      moat_exec_via_stub (stub_fd, report_fd, exe, argv, p->args.n, envp, err);
+    else
+      {
+        execve (exe, argv, envp);
+        moat_err (err, errno, "exec `%s`", exe);
+      }
   }
-  return moat_err (err, errno, "exec `%s`", exe);
+  /* The kernel's bounds on what execve copies (ARG_MAX, 128 KiB a string):
+     name the fields that exceeded them. */
+  if (err->code == E2BIG)
+    return moat_error_wrap (err, "process.args and process.env");
+  return -1;
 }

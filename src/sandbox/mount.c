@@ -404,6 +404,7 @@ static int
 mount_cgroup (struct moat_rootfs_ctx *ctx, const struct moat_mount *m, size_t idx, struct moat_error *err)
 {
   cleanup_fd int target = -1, top = -1;
+  unsigned long flags = m->flags;
 
   if (ctx->cgroup == NULL)
     return moat_err (err, EINVAL, "mounts[%zu]: a cgroup mount needs the container's cgroup", idx);
@@ -412,7 +413,17 @@ mount_cgroup (struct moat_rootfs_ctx *ctx, const struct moat_mount *m, size_t id
   target = open_target (ctx, m, idx, true, true, err);
   if (target < 0)
     return -1;
-  if (moat_cgroup_mount (ctx->cgroup, target, m->flags, ctx->private_cgroupns, err) < 0)
+  /* Without a cgroup namespace of its own the mount binds host hierarchies
+     (the container's cgroup directories), which a writable mount would let
+     the container write: move itself out, raise its limits (CVE-2023-25809,
+     rootless runc with the host cgroupns).  So read-only unless "rw" is asked
+     for explicitly, and always read-only in a user namespace, moat's analogue
+     of rootless: there the container's root is not the host root an explicit
+     "rw" could be meant for, and whatever a host helper delegates to its uid
+     would become writable. */
+  if (!ctx->private_cgroupns && (ctx->userns || !(m->clear_flags & MS_RDONLY)))
+    flags |= MS_RDONLY;
+  if (moat_cgroup_mount (ctx->cgroup, target, flags, ctx->private_cgroupns, err) < 0)
     return moat_error_wrap (err, "mounts[%zu] (cgroup on `%s`)", idx, m->destination);
   if ((m->propagation & PROPAGATION_FLAGS) == 0)
     return 0;

@@ -71,7 +71,13 @@ int moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err);
 /* The container's side, in sandbox/init.c.  Never returns. */
 __attribute__ ((noreturn)) void moat_init_main (struct moat_sandbox *sb, int sync_fd, bool fast);
 
-/* Shared by init.c and spawn.c. */
+/* Shared by init.c and spawn.c.  A message carries at most
+ * MOAT_SYNC_MAX_PAYLOAD bytes: a larger send fails with E2BIG before anything
+ * is sent, a received header claiming more, or a length that disagrees with
+ * the datagram, is EPROTO (never parsed).  moat_sync_socketpair makes the
+ * SOCK_SEQPACKET pair with a send buffer that holds the largest message. */
+#define MOAT_SYNC_MAX_PAYLOAD (256 * 1024)
+int moat_sync_socketpair (int sv[2], struct moat_error *err);
 int moat_sync_send (int fd, enum moat_sync type, const void *payload, size_t len, int pass_fd,
                     struct moat_error *err);
 int moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *recv_fd,

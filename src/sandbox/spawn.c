@@ -27,7 +27,31 @@ struct sync_header
   uint32_t len;
 };
 
-#define SYNC_MAX_PAYLOAD (256 * 1024)
+#define SYNC_MAX_PAYLOAD MOAT_SYNC_MAX_PAYLOAD
+
+int
+moat_sync_socketpair (int sv[2], struct moat_error *err)
+{
+  /* A SOCK_SEQPACKET message must fit the sender's sk_sndbuf (unix_dgram_sendmsg
+     refuses len > sndbuf - 32 with EMSGSIZE), and the default (wmem_default,
+     212992) is below SYNC_MAX_PAYLOAD: a larger hooks state would fail to send
+     although moat_sync_send accepts it.  SO_SNDBUF is doubled by the kernel and
+     capped at 2 * wmem_max, which is enough for the maximum even with the
+     default wmem_max. */
+  int size = SYNC_MAX_PAYLOAD + (int) sizeof (struct sync_header) + 64;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return moat_err (err, errno, "socketpair");
+  if (setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0
+      || setsockopt (sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0)
+    {
+      int e = errno;
+      close (sv[0]);
+      close (sv[1]);
+      return moat_err (err, e, "socketpair: set the send buffer size");
+    }
+  return 0;
+}
 
 int
 moat_sync_send (int fd, enum moat_sync type, const void *payload, size_t len, int pass_fd,
@@ -176,7 +200,9 @@ expect (int fd, enum moat_sync want, char **payload, int *recv_fd, struct moat_e
 }
 
 /* A send to the child failed (it exited): its own error is usually queued
- * on the socket already; report that rather than our EPIPE. */
+ * on the socket already; report that rather than our EPIPE.  Any other send
+ * failure (a message too large) leaves the child alive and waiting for that
+ * message, so waiting for its error would deadlock both: report ours. */
 static int
 child_error_instead (int fd, struct moat_error *err)
 {
@@ -185,6 +211,8 @@ child_error_instead (int fd, struct moat_error *err)
   size_t len;
   struct moat_error mine = *err;
 
+  if (mine.code != EPIPE && mine.code != ECONNRESET)
+    return -1;
   if (moat_sync_recv (fd, &type, &p, &len, NULL, err) == 0 && type == MOAT_SYNC_ERROR
       && len == sizeof (struct moat_error))
     {
@@ -323,15 +351,23 @@ moat_sandbox_create (struct moat_sandbox *sb, struct moat_error *err)
   if (fast)
     clone_flags = (unsigned long) (new_flags & ~(CLONE_NEWCGROUP | CLONE_NEWTIME));
 
+  /* The hooks state (with the config's annotations) travels to the init in
+     one sync message (HOOKS_DONE): refuse an oversize one by its field before
+     anything exists, not half way through the handshake (CVE-2021-43784 was
+     an oversize parent->child message). 64: the pid parent_drive splices in. */
+  if (moat_sandbox_hook_sync (spec) && sb->state_json
+      && strlen (sb->state_json) + 64 + 1 > SYNC_MAX_PAYLOAD)
+    return moat_err (err, E2BIG,
+                     "annotations: the container state passed to hooks would exceed %d bytes (%zu)",
+                     SYNC_MAX_PAYLOAD, strlen (sb->state_json) + 64 + 1);
   sb->n_joins = 0;
   if (has_joins && moat_ns_open_joins (spec, sb->join_fds, sb->join_types, &sb->n_joins, err) < 0)
     return -1;
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+  if (moat_sync_socketpair (sv, err) < 0)
     {
-      int e = errno;
       for (i = 0; i < sb->n_joins; i++)
         close (sb->join_fds[i]);
-      return moat_err (err, e, "socketpair");
+      return -1;
     }
 
   moat_debug ("spawn: cloning");

@@ -64,8 +64,11 @@ parse_namespaces (json_t *lx, struct moat_linux *out, struct moat_error *err)
 
 /* ---- id mappings ----------------------------------------------------- */
 
-/* The kernel takes at most 340 lines in uid_map/gid_map (since 4.15). */
+/* The kernel takes at most 340 lines in uid_map/gid_map (since 4.15), written
+   at once in less than a page (map_write: count >= PAGE_SIZE is EINVAL);
+   sandbox/ns.c formats them into a 4096-byte buffer. */
 #define MAX_ID_MAPS 340
+#define MAX_ID_MAP_TEXT 4095
 
 static bool
 ranges_overlap (uint32_t a, uint32_t b, uint32_t size_a, uint32_t size_b)
@@ -79,7 +82,7 @@ spec_parse_id_maps (json_t *lx, const char *parent, const char *key, struct moat
 {
   char p[SPEC_PATH_MAX];
   json_t *arr, *v;
-  size_t i;
+  size_t i, text = 0;
 
   if (spec_get_array (lx, parent, key, false, &arr, err) < 0)
     return -1;
@@ -93,6 +96,7 @@ spec_parse_id_maps (json_t *lx, const char *parent, const char *key, struct moat
   json_array_foreach (arr, i, v)
     {
       struct moat_id_map *m = &(*out)[i];
+      char line[48];
 
       spec_path_idx (p, sizeof p, parent, key, i);
       if (!json_is_object (v))
@@ -116,6 +120,12 @@ spec_parse_id_maps (json_t *lx, const char *parent, const char *key, struct moat
               || ranges_overlap (m->host_id, o->host_id, m->size, o->size))
             return spec_err (err, EINVAL, "%s: overlaps %s.%s[%zu]", p, parent, key, j);
         }
+      /* Refused here, by its field, rather than by the write of the map
+         after the init exists. */
+      text += (size_t) snprintf (line, sizeof line, "%u %u %u\n", m->container_id, m->host_id, m->size);
+      if (text > MAX_ID_MAP_TEXT)
+        return spec_err (err, EINVAL, "%s.%s: the map is more than %d bytes as text (the kernel's limit)",
+                         parent, key, MAX_ID_MAP_TEXT);
       *n = i + 1;
     }
   return 0;

@@ -907,6 +907,73 @@ test_paths (void **state)
       }
 }
 
+/* CVE-2021-43784 class: an id map whose text exceeds what the kernel takes in
+ * one write (less than a page) is refused at parse time by its field, while
+ * the kernel's 340 lines of short entries are accepted.  N entries of
+ * containerID BASE+i -> hostID 2*BASE+i, size 1, in linux.uidMappings (and a
+ * matching gidMappings) of a config with a user namespace. */
+static char *
+idmap_config (size_t n, unsigned base)
+{
+  size_t cap = 256 + 2 * n * 80, off = 0;
+  char *j = malloc (cap);
+
+  assert_non_null (j);
+  off += (size_t) snprintf (j + off, cap - off,
+                            "{\"ociVersion\": \"1.0.0\", \"root\": {\"path\": \"r\"}, \"linux\": {"
+                            "\"namespaces\": [{\"type\": \"user\"}]");
+  for (int k = 0; k < 2; k++)
+    {
+      off += (size_t) snprintf (j + off, cap - off, ", \"%s\": [", k ? "gidMappings" : "uidMappings");
+      for (size_t i = 0; i < n; i++)
+        off += (size_t) snprintf (j + off, cap - off, "%s{\"containerID\": %u, \"hostID\": %u, \"size\": 1}",
+                                  i ? ", " : "", base + (unsigned) i, 2 * base + (unsigned) i);
+      off += (size_t) snprintf (j + off, cap - off, "]");
+    }
+  snprintf (j + off, cap - off, "}}");
+  return j;
+}
+
+static void
+test_idmap_text_bounds (void **state)
+{
+  (void) state;
+  struct { size_t n; unsigned base; int ok; } cases[] = {
+    { 340, 0, 1 },           /* "339 339 1\n": 3380 bytes */
+    { 170, 1000000000, 1 },  /* 24 bytes a line: 4080 */
+    { 171, 1000000000, 0 },  /* 4104 */
+    { 340, 1000000000, 0 },
+    { 341, 0, 0 },           /* the kernel's line limit */
+  };
+
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    {
+      struct moat_error err = { 0 };
+      struct moat_spec s;
+      char *j = idmap_config (cases[c].n, cases[c].base);
+      int rc = moat_spec_parse (j, strlen (j), &s, &err);
+
+      free (j);
+      if (cases[c].ok)
+        {
+          if (rc != 0)
+            fail_msg ("case %zu refused: %s", c, err.msg);
+          assert_int_equal (s.linux.n_uid_mappings, cases[c].n);
+          assert_int_equal (s.linux.n_gid_mappings, cases[c].n);
+          assert_int_equal (s.linux.uid_mappings[cases[c].n - 1].host_id, 2 * cases[c].base + cases[c].n - 1);
+          moat_spec_free (&s);
+          continue;
+        }
+      if (rc == 0)
+        {
+          moat_spec_free (&s);
+          fail_msg ("case %zu accepted", c);
+        }
+      if (strstr (err.msg, "linux.uidMappings") == NULL)
+        fail_msg ("case %zu: message \"%s\" does not name linux.uidMappings", c, err.msg);
+    }
+}
+
 int
 main (void)
 {
@@ -919,6 +986,7 @@ main (void)
     cmocka_unit_test (test_resources_parse), cmocka_unit_test (test_load),
     cmocka_unit_test (test_device_file_mode_with_type_bits),
     cmocka_unit_test (test_names),          cmocka_unit_test (test_paths),
+    cmocka_unit_test (test_idmap_text_bounds),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
