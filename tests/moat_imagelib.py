@@ -26,6 +26,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 
 
 def sha(b):
@@ -68,14 +69,22 @@ def write_blob(layout, data):
 
 def oci_layout(path, layers, name="test/img:1", compress=True, config_extra=None,
                diff_ids=None, manifest_doc_extra=None, manifest_media=OCI_MANIFEST):
-    """An OCI image layout dir; returns (manifest digest, layer digests)."""
+    """An OCI image layout dir; returns (manifest digest, layer digests).
+    COMPRESS: True (gzip), False (plain tar), or one of "gzip", "zstd",
+    None per layer."""
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
     descs, ids = [], []
-    for raw in layers:
-        blob = gzip.compress(raw, compresslevel=1, mtime=0) if compress else raw
-        descs.append({"mediaType": LAYER_GZ if compress else LAYER_TAR,
+    kinds = compress if isinstance(compress, (list, tuple)) else [
+        "gzip" if compress else None] * len(layers)
+    for raw, kind in zip(layers, kinds):
+        if kind == "zstd":
+            blob = subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True,
+                                  check=True).stdout
+        else:
+            blob = gzip.compress(raw, compresslevel=1, mtime=0) if kind else raw
+        descs.append({"mediaType": {"gzip": LAYER_GZ, "zstd": LAYER_ZSTD, None: LAYER_TAR}[kind],
                       "digest": write_blob(path, blob), "size": len(blob)})
         ids.append(sha(raw))
     cfg = {"architecture": "amd64", "os": "linux",
