@@ -21,6 +21,10 @@ from moat_testlib import (MOAT_BIN, PROBE_SRC, Bundle, Moat, _ensure_busybox,
                           _scrub, assert_nothing_left, build_rootfs,
                           make_config, plausible_id)
 
+# The image store's `env` fixture (a store plus a host canary tree that must
+# stay byte-identical), shared by tests/integration and tests/escapes.
+pytest_plugins = ["moat_imagelib"]
+
 _counter = itertools.count(1)
 
 

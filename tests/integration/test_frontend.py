@@ -328,7 +328,7 @@ def test_image_by_name(moat, rootfs_template, test_dir, probe_bin):
     WorkingDir; its other config keys (here a privilege request) do nothing."""
     import io
     import tarfile
-    from test_image import sha, tar_layer
+    from moat_imagelib import sha, tar_layer
     entries = [(d + "/", "d") for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "run", "root", "srv")]
     for n in ("busybox", "moat-probe"):
         with open(os.path.join(rootfs_template, "bin", n), "rb") as f:

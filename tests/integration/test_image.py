@@ -1,278 +1,26 @@
-"""moat image: verified load, safe unpack, whiteouts, limits, interop.
+"""moat image: verified load, limits, whiteouts, store behaviour, interop.
 
-Every hostile layer is generated here with tarfile (no committed binaries);
-each test asserts that a host canary tree (beside the store, plus /etc) is
-byte-identical afterwards and that the import fails or stays confined with a
-clear one-line error."""
+Layers and layouts are generated with tarfile (no committed binaries) by
+tests/moat_imagelib.py; every test's `env` store has a host canary tree
+(beside the store, plus /etc) that must be byte-identical afterwards.  The
+hostile-layer corpus (tar breakout) lives in
+tests/escapes/test_cve_2014_6407_layer_breakout.py and the image-config
+privilege checks in tests/escapes/test_cve_2014_6408_image_config.py."""
 
-import gzip
-import hashlib
-import io
 import json
 import os
 import shutil
 import stat
 import subprocess
-import tarfile
 import tempfile
 import time
 import threading
 
 import pytest
 
-from moat_testlib import BUSYBOX, MOAT_BIN, Bundle, _ensure_busybox, make_config, wait_for
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
-
-
-def sha(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
-
-
-def tar_layer(entries):
-    """entries: (name, kind, payload, mode) with kind in f d l h c p; payload
-    is bytes for f, the target for l/h."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for e in entries:
-            name, kind = e[0], e[1]
-            payload = e[2] if len(e) > 2 else b""
-            ti = tarfile.TarInfo(name)
-            ti.mode = e[3] if len(e) > 3 else (0o755 if kind == "d" else 0o644)
-            ti.mtime = 1700000000
-            if kind == "f":
-                ti.size = len(payload)
-                t.addfile(ti, io.BytesIO(payload))
-                continue
-            ti.type = {"d": tarfile.DIRTYPE, "l": tarfile.SYMTYPE, "h": tarfile.LNKTYPE,
-                       "c": tarfile.CHRTYPE, "p": tarfile.FIFOTYPE}[kind]
-            if kind in "lh":
-                ti.linkname = payload
-            if kind == "c":
-                ti.devmajor, ti.devminor = 1, 3
-            t.addfile(ti)
-    return buf.getvalue()
-
-
-def write_blob(layout, data):
-    d = sha(data)
-    p = os.path.join(layout, "blobs", "sha256", d[7:])
-    os.makedirs(os.path.dirname(p), exist_ok=True)
-    with open(p, "wb") as f:
-        f.write(data)
-    return d
-
-
-def oci_layout(path, layers, name="test/img:1", compress=True, config_extra=None,
-               diff_ids=None, manifest_doc_extra=None, manifest_media=OCI_MANIFEST):
-    """An OCI image layout dir; returns (manifest digest, layer digests)."""
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    descs, ids = [], []
-    for raw in layers:
-        blob = gzip.compress(raw, compresslevel=1, mtime=0) if compress else raw
-        descs.append({"mediaType": LAYER_GZ if compress else LAYER_TAR,
-                      "digest": write_blob(path, blob), "size": len(blob)})
-        ids.append(sha(raw))
-    cfg = {"architecture": "amd64", "os": "linux",
-           "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
-           "rootfs": {"type": "layers", "diff_ids": diff_ids if diff_ids is not None else ids}}
-    cfg.update(config_extra or {})
-    cb = json.dumps(cfg).encode()
-    man = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-           "config": {"mediaType": OCI_CONFIG, "digest": write_blob(path, cb), "size": len(cb)},
-           "layers": descs}
-    man.update(manifest_doc_extra or {})
-    mb = json.dumps(man).encode()
-    md = write_blob(path, mb)
-    desc = {"mediaType": manifest_media, "digest": md, "size": len(mb)}
-    if name:
-        desc["annotations"] = {"org.opencontainers.image.ref.name": name}
-    with open(os.path.join(path, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]}, f)
-    return md, [d["digest"] for d in descs]
-
-
-class Img:
-    """moat image ... against a store in the test dir."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def __call__(self, *args, timeout=120):
-        argv = [MOAT_BIN, "image", "--root-images", self.root, *[str(a) for a in args]]
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-        return p
-
-    def ok(self, *args, **kw):
-        p = self(*args, **kw)
-        assert p.returncode == 0, f"{args}: rc={p.returncode}\n{p.stdout}\n{p.stderr}"
-        return p.stdout
-
-    def fail(self, *args, needle, rc=1):
-        p = self(*args)
-        assert p.returncode == rc, f"{args}: expected rc {rc}: {p.returncode}\n{p.stdout}\n{p.stderr}"
-        lines = p.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("moat: image"), p.stderr
-        assert needle.lower() in lines[0].lower(), f"{needle!r} not in {lines[0]!r}"
-        return lines[0]
-
-
-def tree_digest(path):
-    """Names, types, modes and contents below PATH."""
-    out = {}
-    if not os.path.lexists(path):
-        return out
-    for dp, dns, fns in os.walk(path):
-        for n in sorted(dns + fns):
-            p = os.path.join(dp, n)
-            st = os.lstat(p)
-            if stat.S_ISREG(st.st_mode):
-                with open(p, "rb") as f:
-                    body = hashlib.sha256(f.read()).hexdigest()
-            elif stat.S_ISLNK(st.st_mode):
-                body = os.readlink(p)
-            else:
-                body = ""
-            out[os.path.relpath(p, path)] = (st.st_mode, st.st_size, body)
-    return out
-
-
-HOST_FILES = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/hostname"]
-
-
-@pytest.fixture
-def env(tmp_path):
-    """A store, plus a canary tree beside it and snapshots of host files."""
-    if not os.access(MOAT_BIN, os.X_OK):
-        pytest.fail(f"{MOAT_BIN} missing")
-    canary = tmp_path / "canary"
-    (canary / "etc").mkdir(parents=True)
-    (canary / "etc" / "passwd").write_text("canary\n")
-    (canary / "y").write_text("keep me\n")
-    store = tmp_path / "store"
-    before = (tree_digest(str(canary)), {p: tree_digest(p) if os.path.isdir(p) else open(p, "rb").read()
-                                         for p in HOST_FILES if os.path.exists(p)})
-    assert not os.path.exists("/etc/evil") and not os.path.exists("/evil")
-    yield tmp_path, Img(str(store)), canary
-    after = (tree_digest(str(canary)), {p: open(p, "rb").read() for p in HOST_FILES if os.path.exists(p)})
-    assert after == before, "host canary changed"
-    for p in ("/etc/evil", "/evil", str(tmp_path / "evil"), str(tmp_path / "store" / "evil"),
-              str(tmp_path / "store" / "rootfs" / "evil"), str(tmp_path / "x")):
-        assert not os.path.lexists(p), f"{p} was created outside the rootfs"
-    tmpd = tmp_path / "store" / "tmp"
-    if tmpd.exists():
-        assert [n for n in os.listdir(tmpd) if not n.startswith("index-")] == [], "store tmp/ not clean"
-
-
-def load_layers(env, layers, **kw):
-    tmp, img, _ = env
-    lay = str(tmp / "layout")
-    shutil.rmtree(lay, ignore_errors=True)
-    md, _ = oci_layout(lay, layers, **kw)
-    img.ok("load", lay)
-    return md
-
-
-def rootfs_dirs(tmp):
-    d = tmp / "store" / "rootfs"
-    return sorted(n for n in os.listdir(d) if not n.endswith(".json")) if d.exists() else []
-
-
-# ---- hostile layers --------------------------------------------------------
-
-def test_dotdot_refused(env):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("ok", "f", b"x"), ("../evil", "f", b"pwn")])])
-    img.fail("resolve", "test/img:1", needle="`..` would leave the root")
-    assert rootfs_dirs(tmp) == [], "partial rootfs left behind"
-
-
-def test_nested_dotdot_refused(env):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("a/", "d"), ("a/../../evil", "f", b"pwn")])])
-    img.fail("resolve", "test/img:1", needle="`..`")
-
-
-def test_absolute_name_confined(env):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("/etc/evil", "f", b"pwn")])])
-    out = json.loads(img.ok("resolve", "test/img:1"))
-    assert open(os.path.join(out["rootfs"], "etc", "evil"), "rb").read() == b"pwn"
-
-
-def test_symlink_parent_to_etc_confined(env):
-    tmp, img, canary = env
-    load_layers(env, [tar_layer([("etc/", "d"), ("a", "l", "/etc"), ("a/passwd", "f", b"root::0:0::/:/bin/sh\n"),
-                                 ("c", "l", str(canary / "etc")), ("c/passwd", "f", b"pwn")])])
-    p = img("resolve", "test/img:1")
-    # Either refused (c resolves to a path that does not exist in the root)
-    # or confined; never written through to the host.
-    if p.returncode == 0:
-        root = json.loads(p.stdout)["rootfs"]
-        assert open(os.path.join(root, "etc", "passwd"), "rb").read().startswith(b"root::")
-    else:
-        assert "no such file" in p.stderr.lower(), p.stderr
-        assert rootfs_dirs(tmp) == []
-
-
-def test_symlink_parent_dotdot_confined(env):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("a", "l", "../.."), ("a/x", "f", b"pwn")])])
-    root = json.loads(img.ok("resolve", "test/img:1"))["rootfs"]
-    assert open(os.path.join(root, "x"), "rb").read() == b"pwn"
-    assert os.readlink(os.path.join(root, "a")) == "../.."
-
-
-def test_hardlink_outside_refused(env):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("b", "h", "../../etc/shadow")])])
-    img.fail("resolve", "test/img:1", needle="`..`")
-
-
-def test_hardlink_absolute_stays_in_root(env):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("b", "h", "/etc/shadow")])])
-    img.fail("resolve", "test/img:1", needle="hardlink target")
-
-
-def test_hardlink_through_symlink_stays_in_root(env):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("etc/", "d"), ("etc/shadow", "f", b"inner"), ("s", "l", "/etc"),
-                                 ("b", "h", "s/shadow")])])
-    root = json.loads(img.ok("resolve", "test/img:1"))["rootfs"]
-    assert os.stat(os.path.join(root, "b")).st_ino == os.stat(os.path.join(root, "etc", "shadow")).st_ino
-
-
-@pytest.mark.parametrize("name", [".", "./", ""])
-def test_root_replaced_by_symlink_refused(env, name):
-    tmp, img, _ = env
-    entries = [("x", "f", b"1"), (name or "/", "l", "/etc"), ("passwd", "f", b"pwn")]
-    load_layers(env, [tar_layer(entries)])
-    img.fail("resolve", "test/img:1", needle="the root must stay a directory")
-    assert rootfs_dirs(tmp) == []
-
-
-@pytest.mark.parametrize("wh", [".wh...", "d/.wh...", "d/.wh..", ".wh."])
-def test_escaping_whiteout_refused(env, wh):
-    tmp, img, _ = env
-    load_layers(env, [tar_layer([("d/", "d"), ("d/f", "f", b"1")]), tar_layer([(wh, "f", b"")])])
-    img.fail("resolve", "test/img:1", needle="invalid whiteout name")
-
-
-def test_whiteout_through_symlink_stays_in_root(env):
-    tmp, img, canary = env
-    load_layers(env, [tar_layer([("x", "l", str(canary)), ("z", "l", "/"), ("y", "f", b"inner")]),
-                      tar_layer([("z/.wh.y", "f", b""), ("x/.wh.y", "f", b"")])])
-    p = img("resolve", "test/img:1")
-    # x points at a host path that does not exist inside the root: refused;
-    # the host's canary/y survives either way (checked by the fixture).
-    assert p.returncode == 1 and "no such file" in p.stderr.lower(), p.stderr
+from moat_imagelib import (OCI_INDEX, Img, busybox_layer, docker_archive, load_layers,
+                           oci_layout, rootfs_dirs, run_in_image, sha, tar_layer, write_blob)
+from moat_testlib import MOAT_BIN, wait_for
 
 
 def test_ratio_bomb_stopped_at_load(env):
@@ -440,21 +188,6 @@ def test_replace_dir_with_file_and_back(env):
     assert files_in(root) == ["p", "r/s"]
 
 
-def test_file_replaces_symlink_to_host_file(env):
-    """A later layer's regular file where an earlier layer put a symlink to a
-    host file: the symlink is replaced, never written through."""
-    tmp, img, canary = env
-    target = str(canary / "y")
-    a = tar_layer([("x", "l", target), ("d/", "d"), ("d/z", "l", "/etc/passwd")])
-    b = tar_layer([("x", "f", b"layer two"), ("d/z", "f", b"also two")])
-    load_layers(env, [a, b])
-    root = json.loads(img.ok("resolve", "test/img:1"))["rootfs"]
-    for rel, want in (("x", b"layer two"), ("d/z", b"also two")):
-        p = os.path.join(root, rel)
-        assert not os.path.islink(p) and open(p, "rb").read() == want
-    # The env fixture asserts the canary (incl. y) and /etc are unchanged.
-
-
 # ---- store behaviour -----------------------------------------------------
 
 def test_load_twice_no_work_and_fsck(env):
@@ -532,61 +265,7 @@ def test_usage_errors(env):
     img.fail("load", str(tmp / "junk.tar"), needle="not an OCI layout")
 
 
-def test_config_never_widens_privileges(env):
-    tmp, img, _ = env
-    lay = str(tmp / "layout")
-    oci_layout(lay, [tar_layer([("f", "f", b"1")])], config_extra={"config": {
-        "Cmd": ["/x"], "User": "1000", "Privileged": True, "CapAdd": ["ALL"],
-        "SecurityOpt": ["seccomp=unconfined"], "Devices": ["/dev/sda"], "Mounts": ["/:/host"],
-        "Labels": {"a": "b"}}})
-    img.ok("load", lay)
-    out = json.loads(img.ok("resolve", "test/img:1"))
-    assert out["config"] == {"Cmd": ["/x"], "User": "1000", "Labels": {"a": "b"}}
-
-
 # ---- interop: busybox images built here and saved by podman ----------------
-
-def busybox_layer():
-    _ensure_busybox()
-    entries = [(d + "/", "d") for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root")]
-    entries.append(("bin/busybox", "f", open(BUSYBOX, "rb").read(), 0o755))
-    for a in ("sh", "echo", "cat", "ls"):
-        entries.append((f"bin/{a}", "l", "busybox"))
-    entries.append(("etc/passwd", "f", b"root:x:0:0:root:/root:/bin/sh\n"))
-    return tar_layer(entries)
-
-
-def docker_archive(path, layer, tag):
-    cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                      "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
-                      "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}}).encode()
-    cname = sha(cfg)[7:] + ".json"
-    man = json.dumps([{"Config": cname, "RepoTags": [tag], "Layers": ["abc/layer.tar"]}]).encode()
-    with tarfile.open(path, "w") as t:
-        for name, data in ((sha(layer)[7:] + ".tar", layer), (cname, cfg), ("manifest.json", man)):
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            t.addfile(ti, io.BytesIO(data))
-        ti = tarfile.TarInfo("abc/layer.tar")
-        ti.type = tarfile.SYMTYPE
-        ti.linkname = "../" + sha(layer)[7:] + ".tar"
-        t.addfile(ti)
-
-
-def run_in_image(tmp, rootfs, tag):
-    """Run busybox echo in the resolved rootfs with the OCI runtime."""
-    bdir = tmp / f"bundle-{tag}"
-    bdir.mkdir()
-    cfg = make_config(args=["/bin/busybox", "echo", f"hello-{tag}"])
-    cfg["root"] = {"path": rootfs, "readonly": True}
-    Bundle(str(bdir), cfg).write()
-    state = tmp / "state"
-    state.mkdir(exist_ok=True)
-    p = subprocess.run([MOAT_BIN, "--root", str(state), "run", "--bundle", str(bdir), f"img-{tag}"],
-                       capture_output=True, text=True, timeout=60)
-    subprocess.run([MOAT_BIN, "--root", str(state), "delete", "--force", f"img-{tag}"], capture_output=True)
-    assert p.returncode == 0 and f"hello-{tag}" in p.stdout, p
-
 
 def test_interop_oci_layout_and_docker_archive_run(env):
     tmp, img, _ = env

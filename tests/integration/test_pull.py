@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 from moat_testlib import MOAT_BIN
-from test_image import OCI_INDEX, OCI_MANIFEST, Img, busybox_layer, oci_layout, run_in_image, tar_layer, write_blob
+from moat_imagelib import OCI_INDEX, OCI_MANIFEST, Img, busybox_layer, oci_layout, run_in_image, tar_layer, write_blob
 
 pytestmark = pytest.mark.skipif(
     not (os.access("/usr/bin/docker-registry", os.X_OK) and shutil.which("skopeo")),
