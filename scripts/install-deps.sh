@@ -7,7 +7,7 @@ set -eu
 BUILD="gcc libc6-dev meson ninja-build pkg-config libjansson-dev libseccomp-dev libcap-dev libyaml-dev
        libarchive-dev libssl-dev libcurl4-openssl-dev
        busybox-static python3"
-TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev docker-registry skopeo"
+TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev docker-registry skopeo strace zstd"
 
 want="$BUILD"
 if [ "${1:-}" = "--test" ]; then

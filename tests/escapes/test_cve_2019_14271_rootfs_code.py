@@ -70,7 +70,7 @@ def build_bait_so(out_dir, marker_dir, name):
     so = os.path.join(out_dir, name)
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
-        pytest.skip("no C compiler for the bait shared objects")
+        pytest.fail("no C compiler for the bait shared objects (apt-get install gcc)")
     r = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, src, f'-DNAME="{name}"',
                         f'-DMARKER="{marker_dir}"'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -190,7 +190,7 @@ def test_image_gzip_zstd_layers_user_by_name(moat, test_dir, rootfs_template, ba
     """`moat image load` and `moat run IMAGE`: a gzip layer planting the bait,
     then a zstd layer unpacked on top of it; the image's User is a name."""
     if shutil.which("zstd") is None:
-        pytest.skip("zstd not installed (needed to build the zstd layer)")
+        pytest.fail("zstd not installed, needed to build the zstd layer (apt-get install zstd)")
     markers, ents = bait
     store = os.path.join(test_dir, "store")
     img = Img(store)
@@ -302,7 +302,7 @@ def test_strace_no_exec_or_dlopen_from_rootfs(moat, make_bundle, test_dir, rootf
     """An OCI `run` with the chown fallback, and a front-end `run -u NAME
     --read-only=false`, under strace."""
     if shutil.which("strace") is None:
-        pytest.skip("strace not installed (apt-get install strace)")
+        pytest.fail("strace not installed (apt-get install strace)")
     markers, ents = bait
     b = oci_bait_bundle(make_bundle, markers, ents)
     b.config["process"]["args"] = ["/bin/moat-probe", "status"]
