@@ -644,12 +644,17 @@ def snapshot_tree(path):
     return snap
 
 
+def probe_script_text(commands):
+    """One sh -c script running /bin/moat-probe once per command, in order."""
+    import shlex
+    return "; ".join("/bin/moat-probe " + " ".join(shlex.quote(str(a)) for a in c)
+                     for c in commands)
+
+
 def probe_script(moat, bundle, commands, cid=None, timeout=30, expect_rc=0, **knobs):
     """Run several probe invocations in one container (through busybox sh)
     and return their JSON results in order."""
-    import shlex
-    script = "; ".join("/bin/moat-probe " + " ".join(shlex.quote(str(a)) for a in c)
-                       for c in commands)
+    script = probe_script_text(commands)
     bundle.write(make_config(args=["/bin/sh", "-c", script], **knobs))
     cid = cid or new_id()
     r = moat.run(bundle, cid, timeout=timeout)

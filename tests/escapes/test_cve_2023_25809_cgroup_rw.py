@@ -15,11 +15,12 @@ choice and is honoured (as in runc), which the last test pins down.
 """
 
 import glob
+import json
 import os
 
 import pytest
 
-from moat_testlib import IS_RUNC, make_config, new_id, probe_script
+from moat_testlib import IS_RUNC, make_config, new_id, probe_script_text
 
 NO_CGROUPNS = ["pid", "network", "ipc", "uts", "mount"]
 
@@ -48,10 +49,7 @@ def _targets():
 def _cgroup_cfg(bundle, cmds, userns, opts):
     """A probe script config with no cgroup namespace and the cgroup mount's
     options replaced by OPTS."""
-    import shlex
-    script = "; ".join("/bin/moat-probe " + " ".join(shlex.quote(a) for a in c)
-                       for c in cmds)
-    cfg = make_config(args=["/bin/sh", "-c", script], userns=userns,
+    cfg = make_config(args=["/bin/sh", "-c", probe_script_text(cmds)], userns=userns,
                       namespaces=NO_CGROUPNS + (["user"] if userns else []))
     for m in cfg["mounts"]:
         if m["destination"] == "/sys/fs/cgroup":
@@ -65,7 +63,7 @@ def _check(moat, bundle, userns, opts):
     _cgroup_cfg(bundle, cmds, userns, opts)
     r = moat.run(bundle, new_id(), timeout=30)
     assert r.rc == 0, r
-    res = [__import__("json").loads(line) for line in r.out.splitlines()
+    res = [json.loads(line) for line in r.out.splitlines()
            if line.startswith("{")]
     assert len(res) == len(cmds), r
     cg = [m for m in res[0]["mounts"] if m["dest"] == "/sys/fs/cgroup"

@@ -26,14 +26,13 @@ Properties here, from inside the container and on the host:
 
 import json
 import os
-import shlex
 import threading
 import time
 
 import pytest
 
 from moat_testlib import (DOCKER_MASKED, DOCKER_READONLY, IS_RUNC, cap_mask,
-                          DEFAULT_CAPS, make_config, new_id, probe_json)
+                          DEFAULT_CAPS, make_config, new_id, probe_script_text)
 
 # kernel.sysrq (what /proc/sysrq-trigger obeys) only exists with
 # CONFIG_MAGIC_SYSRQ; the redirect targets below are then simply missing.
@@ -75,17 +74,13 @@ def _sysctl_reads(sysctl):
     return [["read", "/proc/sys/" + k.replace(".", "/")] for k in sysctl]
 
 
-def _script(cmds):
-    return "; ".join("/bin/moat-probe " + " ".join(shlex.quote(a) for a in c) for c in cmds)
-
-
 # ---- (b) sysctls land in the container's namespaces only --------------------------
 
 @pytest.mark.parametrize("userns", [False, True], ids=["rootful", "userns"])
 def test_sysctls_applied_inside_host_unchanged(moat, bundle, host_sysctls, userns):
     want = _wanted(host_sysctls)
     cmds = _sysctl_reads(want) + [["write", "/proc/sys/kernel/shm_rmid_forced", "0"]]
-    bundle.write(make_config(args=["/bin/sh", "-c", _script(cmds)], sysctl=want,
+    bundle.write(make_config(args=["/bin/sh", "-c", probe_script_text(cmds)], sysctl=want,
                              userns=userns))
     r = moat.run(bundle, new_id(), timeout=30)
     assert r.rc == 0, r
@@ -181,7 +176,7 @@ def test_shared_volume_symlink_race(moat, make_bundle, test_dir, host_sysctls):
         {"destination": "/vol/d", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]},
         {"destination": "/vol/f", "type": "bind", "source": src_file, "options": ["bind", "ro"]},
     ]
-    bundles = [make_bundle(args=["/bin/sh", "-c", _script(cmds)], sysctl=want,
+    bundles = [make_bundle(args=["/bin/sh", "-c", probe_script_text(cmds)], sysctl=want,
                            mounts=mounts) for _ in range(n_containers)]
     churn = Churner(vol)
     churn.start()

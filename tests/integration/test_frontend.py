@@ -5,12 +5,11 @@ is covered by test_lifecycle.py (and checked once here for the dispatch)."""
 import json
 import os
 import shlex
-import stat
 
 import pytest
 
 from moat_testlib import (IS_RUNC, USERNS_HOST_ID, assert_error_line, cap_mask,
-                          mounts_mentioning, state_root_left)
+                          state_root_left)
 
 pytestmark = pytest.mark.skipif(IS_RUNC, reason="the front end is moat's")
 
