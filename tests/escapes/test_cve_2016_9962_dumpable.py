@@ -76,13 +76,30 @@ def test_exec_helper_not_readable_from_container(moat, make_bundle, hostile_scan
     # The scans overlapped the execs (the check below is not vacuous).
     assert any(p["exe"] == "/bin/moat-probe" for s in scans for p in s["procs"]), \
         "no exec'd process was ever seen by the hostile init"
+    container_exes = ("/bin/busybox", "/bin/moat-probe")
+    raced = 0
     for s in scans:
         for p in s["procs"]:
-            if p["fd_list"] == "ok":
-                assert p["exe"] in ("/bin/busybox", "/bin/moat-probe"), \
+            if p["fd_list"] != "ok":
+                continue
+            if p["exe"] != p["exe_after"]:
+                # It exec'd between the scan's two exe reads, so the fd list
+                # was taken at an unknown side of that execve: it must end as
+                # a container program, and what was listed must be nothing
+                # but the exec's stdio (the runtime's own fds are sockets,
+                # memfds and the state dir).
+                raced += 1
+                assert p["exe_after"] in container_exes, \
                     f"fds of a non-container process readable from pid 1: {p}"
                 for t in p.get("fds", []):
-                    # stdio is the test's own output file; anything under
-                    # the state root or the bundle is a runtime leak.
-                    assert not t.startswith((moat.root, b.path)), \
-                        f"host path visible through /proc/{p['pid']}/fd: {t}"
+                    assert not t.startswith(("socket:", "anon_inode:", "pipe:", "/memfd:")), \
+                        f"a runtime fd readable through /proc/{p['pid']}/fd: {p}"
+            else:
+                assert p["exe"] in container_exes, \
+                    f"fds of a non-container process readable from pid 1: {p}"
+            for t in p.get("fds", []):
+                # stdio is the test's own output file; anything under
+                # the state root or the bundle is a runtime leak.
+                assert not t.startswith((moat.root, b.path)), \
+                    f"host path visible through /proc/{p['pid']}/fd: {t}"
+    print(f"{raced} fd lists taken across an execve")

@@ -969,7 +969,10 @@ cmd_sleep (const char *secs)
 /* scan: what this process can learn about every other process it can see
    (CVE-2019-5736 / CVE-2016-9962 hostile init).  For each pid: the exe link,
    whether /proc/PID/fd can be listed (PTRACE_MODE_READ) and whether the exe
-   can be opened for writing.  Never writes anything.  */
+   can be opened for writing, then the exe link once more ("exe_after"): a
+   process that execs between the two reads was listed at an unknown side of
+   its execve, so the caller must not attribute its fds to the first exe.
+   Never writes anything.  */
 static int
 cmd_scan (void)
 {
@@ -1035,6 +1038,11 @@ cmd_scan (void)
           first_field = 0;
           closedir (fdd);
         }
+      snprintf (path, sizeof path, "/proc/%d/exe", pid);
+      l = readlink (path, target, sizeof target - 1);
+      if (l >= 0)
+        target[l] = 0;
+      kv_str ("exe_after", l >= 0 ? target : NULL);
       obj_end ();
     }
   if (d)
