@@ -85,6 +85,20 @@ moat_sync_send (int fd, enum moat_sync type, const void *payload, size_t len, in
   return 0;
 }
 
+/* A unix socket whose peer closed with data of ours unread in its queue
+ * reports ECONNRESET once (the error is cleared by reporting it), and a
+ * SOCK_SEQPACKET recv reports it before the messages the peer sent first:
+ * typically the init's error, sent as it failed while our GO was on its way.
+ * Read on once, so that message is not lost; then the queue or EOF. */
+static bool
+peer_reset_once (bool *reset)
+{
+  if (errno != ECONNRESET || *reset)
+    return false;
+  *reset = true;
+  return true;
+}
+
 int
 moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *recv_fd,
                 struct moat_error *err)
@@ -97,6 +111,7 @@ moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *
                         .msg_controllen = sizeof cbuf };
   struct cmsghdr *c;
   ssize_t r;
+  bool reset = false;
 
   if (recv_fd)
     *recv_fd = -1;
@@ -105,7 +120,7 @@ moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *
      and free cost an mmap and munmap on every message. */
   do
     r = recv (fd, &h, sizeof h, MSG_PEEK);
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && (errno == EINTR || peer_reset_once (&reset)));
   if (r < 0)
     return moat_err (err, errno, "sync receive");
   if (r == 0)
@@ -121,7 +136,7 @@ moat_sync_recv (int fd, enum moat_sync *type, char **payload, size_t *len, int *
   iov.iov_len = sizeof h + h.len;
   do
     r = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC);
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && (errno == EINTR || peer_reset_once (&reset)));
   if (r < 0)
     return moat_err (err, errno, "sync receive");
   if (r == 0)
@@ -429,6 +444,7 @@ moat_exec_reply_wait (int sock, const struct moat_spec *spec, pid_t pid, const c
 {
   char reply[MOAT_ERROR_MSG_MAX];
   size_t off = 0;
+  bool reset = false;
 
   for (;;)
     {
@@ -441,7 +457,7 @@ moat_exec_reply_wait (int sock, const struct moat_spec *spec, pid_t pid, const c
       ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
       ssize_t i;
 
-      if (n < 0 && errno == EINTR)
+      if (n < 0 && (errno == EINTR || peer_reset_once (&reset)))
         continue;
       if (n < 0)
         return moat_err (err, errno, "wait for the process to start");

@@ -168,6 +168,33 @@ test_peer_gone (void **state)
   close (sv[1]);
 }
 
+/* The init reports its error and exits while a message of ours waits
+ * unread in its queue: the kernel then marks our end ECONNRESET, which a
+ * SOCK_SEQPACKET recv reports before the queued error.  The error must still
+ * arrive (it was lost this way when a failing init raced the parent's GO). */
+static void
+test_error_survives_unread_message (void **state)
+{
+  (void) state;
+  int sv[2];
+  struct moat_error err = { 0 };
+  enum moat_sync t = 0;
+  char *payload = NULL;
+  size_t len = 0;
+
+  pair (sv);
+  assert_int_equal (moat_sync_send (sv[0], MOAT_SYNC_GO, NULL, 0, -1, &err), 0);
+  assert_int_equal (moat_sync_send (sv[1], MOAT_SYNC_ERROR, "hostname: boom", 14, -1, &err), 0);
+  close (sv[1]);
+  assert_int_equal (moat_sync_recv (sv[0], &t, &payload, &len, NULL, &err), 0);
+  assert_int_equal (t, MOAT_SYNC_ERROR);
+  assert_string_equal (payload, "hostname: boom");
+  free (payload);
+  assert_int_equal (moat_sync_recv (sv[0], &t, NULL, NULL, NULL, &err), -1);
+  assert_int_equal (err.code, EPIPE);
+  close (sv[0]);
+}
+
 int
 main (void)
 {
@@ -176,6 +203,7 @@ main (void)
     cmocka_unit_test (test_oversize_send_refused),
     cmocka_unit_test (test_bad_headers_refused),
     cmocka_unit_test (test_peer_gone),
+    cmocka_unit_test (test_error_survives_unread_message),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
