@@ -1043,6 +1043,7 @@ cmd_scan (void)
       if (l >= 0)
         target[l] = 0;
       kv_str ("exe_after", l >= 0 ? target : NULL);
+      kv_str ("exe_after_err", l >= 0 ? NULL : errname (errno));
       obj_end ();
     }
   if (d)
