@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -192,6 +194,41 @@ build_process (const struct exec_cli *ec, const struct moat_spec *spec, struct m
   return 0;
 }
 
+static bool
+in_other_user_namespace (pid_t pid)
+{
+  char path[64];
+  struct stat theirs, ours;
+
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
+  return stat (path, &theirs) == 0 && stat ("/proc/self/ns/user", &ours) == 0
+         && (theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev);
+}
+
+/* CVE-2019-5736: the waiting init of a created container may run the host
+ * moat binary itself (it execs its entrypoint through the exec stub,
+ * exe_stub.c), out of the container's reach only because it is
+ * non-dumpable.  CAP_SYS_PTRACE in the user namespace that owns the init's
+ * memory, the host's, overrides that: a process holding it outside a user
+ * namespace of the container's own could open the binary through
+ * /proc/1/exe and write it once the init has exec'd.  Such an exec waits
+ * for start; an init running from a sealed copy may be reached. */
+static int
+check_waiting_init_reach (const struct moat_state *st, const struct moat_spec *spec, const struct moat_process *p,
+                          struct moat_error *err)
+{
+  const struct moat_namespace *userns = moat_spec_namespace (spec, CLONE_NEWUSER);
+  const struct moat_caps *c = &p->caps;
+  uint64_t held = c->bounding | c->effective | c->permitted | c->inheritable | c->ambient;
+
+  if ((userns != NULL && userns->path == NULL) || !p->has_caps || !(held & (1ULL << CAP_SYS_PTRACE))
+      || moat_exe_of_pid_unwritable (st->pid))
+    return 0;
+  return moat_err (err, EPERM,
+                   "CAP_SYS_PTRACE before start: the waiting init runs the unsealed moat binary, which a "
+                   "tracing process could open for writing (CVE-2019-5736); start the container first");
+}
+
 /* Open the init's namespaces before forking, so a pid recycled after the
  * start-time check cannot substitute another process's namespaces. */
 static int
@@ -338,6 +375,9 @@ run_exec (struct moat_cli *cli, const struct exec_cli *ec, const struct moat_sta
      is forwarded to it (moat_wait_forward), never lost or fatal to us. */
   sigfillset (&all);
   sigprocmask (SIG_BLOCK, &all, &saved);
+  /* The child is born in the container's pid namespace: non-dumpable from
+     its first instruction, not from its first line (CVE-2016-9962). */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   pid = fork ();
   if (pid < 0)
     {
@@ -406,15 +446,35 @@ cmd_exec (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   ret = parse_exec (argc, argv, &ec, err);
   if (ret < 0)
     goto out_cli;
-  if (moat_exe_ensure_sealed (cli->full_argv, err) < 0)
+  /* CVE-2019-5736: the process we fork joins the container's namespaces
+     before its execve, so we run sealed (the re-exec starts this command
+     again), unless the container's user namespace keeps every process in it
+     from opening our binary for writing, as for create (exe_seal.c).  An
+     init in our own user namespace rules that out before the config is
+     parsed. */
+  if (!moat_exe_is_sealed ())
     {
-      ret = MOAT_CLI_ERROR;
-      goto out_cli;
+      if (moat_container_load (&cli->ctx, ec.id, &st, NULL, err) < 0)
+        {
+          ret = MOAT_CLI_ERROR;
+          goto out_cli;
+        }
+      if (!in_other_user_namespace (st.pid) && moat_exe_ensure_sealed (cli->full_argv, err) < 0)
+        {
+          ret = MOAT_CLI_ERROR;
+          goto out;
+        }
+      moat_state_free (&st);
     }
   if (moat_container_load (&cli->ctx, ec.id, &st, &spec, err) < 0)
     {
       ret = MOAT_CLI_ERROR;
       goto out_cli;
+    }
+  if (!moat_exe_unwritable_from (&spec) && moat_exe_ensure_sealed (cli->full_argv, err) < 0)
+    {
+      ret = MOAT_CLI_ERROR;
+      goto out;
     }
   status = moat_state_status (&st);
   if (status == MOAT_STATUS_STOPPED || status == MOAT_STATUS_PAUSED)
@@ -432,6 +492,11 @@ cmd_exec (struct moat_cli *cli, int argc, char **argv, struct moat_error *err)
   if (p.terminal && ec.detach && ec.console_socket == NULL)
     {
       ret = moat_usage (err, "a terminal process with --detach needs --console-socket");
+      goto out;
+    }
+  if (status == MOAT_STATUS_CREATED && check_waiting_init_reach (&st, &spec, &p, err) < 0)
+    {
+      ret = MOAT_CLI_ERROR;
       goto out;
     }
   ret = run_exec (cli, &ec, &st, &spec, &p, err);

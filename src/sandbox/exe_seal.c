@@ -76,6 +76,14 @@ on_readonly_overlay (int fd)
   return fstatfs (fd, &sfs) == 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC && (sfs.f_flags & ST_RDONLY);
 }
 
+static bool
+sealed_memfd (int fd)
+{
+  int seals = fcntl (fd, F_GET_SEALS);
+
+  return seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS;
+}
+
 bool
 moat_exe_is_sealed (void)
 {
@@ -83,18 +91,28 @@ moat_exe_is_sealed (void)
   static int sealed = -1;
   cleanup_fd int fd = -1;
   const char *mark = getenv (SEALED_ENV);
-  int seals;
 
   if (sealed >= 0)
     return sealed;
   fd = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return false;
-  seals = fcntl (fd, F_GET_SEALS);
-  sealed = (seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS)
-           || (mark && strcmp (mark, "overlay") == 0 && on_readonly_overlay (fd));
+  sealed = sealed_memfd (fd) || (mark && strcmp (mark, "overlay") == 0 && on_readonly_overlay (fd));
   unsetenv (SEALED_ENV);
   return sealed;
+}
+
+bool
+moat_exe_of_pid_unwritable (pid_t pid)
+{
+  char path[64];
+  cleanup_fd int fd = -1;
+
+  snprintf (path, sizeof path, "/proc/%d/exe", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* Any read-only overlay will do here: what matters is that a write open
+     through this exe fails, not that we made the overlay. */
+  return fd >= 0 && (sealed_memfd (fd) || on_readonly_overlay (fd));
 }
 
 /* The second lower layer: an empty read-only tmpfs (a lower-only overlay

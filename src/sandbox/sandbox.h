@@ -133,6 +133,9 @@ void moat_console_relay_step (int master, bool *stdin_open, bool *done);
  * ourselves when not (CVE-2019-5736). */
 int moat_exe_ensure_sealed (char **argv, struct moat_error *err);
 bool moat_exe_is_sealed (void);
+/* Whether the exe of process PID is a sealed memfd or a file on a read-only
+ * overlayfs, so that no open of it for writing can succeed. */
+bool moat_exe_of_pid_unwritable (pid_t pid);
 /* True when no process of SPEC's container can open our binary for writing:
  * its user namespace (created by moat from the spec's mappings) maps neither
  * the binary's owner nor its group, the binary has no group or other write

@@ -233,10 +233,11 @@ def _copy_libs(binary, rootfs):
 
 
 def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755,
-             bindir="runtime"):
+             bindir="runtime", via_exec=False):
     """Run the CVE-2019-5736 exploit against a copy of the runtime binary
-    owned by OWNER (host uid and gid) with MODE, in BINDIR.  Returns (probe
-    result, the copy's path)."""
+    owned by OWNER (host uid and gid) with MODE, in BINDIR: through the
+    container's init, or (VIA_EXEC) through a `moat exec` into a running
+    container.  Returns (probe result, the copy's path)."""
     binary = os.path.join(test_dir, bindir, "moat")
     os.makedirs(os.path.dirname(binary))
     shutil.copy2(MOAT_BIN, binary)
@@ -248,7 +249,7 @@ def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755,
     # taking the exec'd probe with it.  A user namespace cannot mount a procfs
     # of a pid namespace it does not own: the host's /proc is bound (beside
     # /proc, where moat only accepts a fresh procfs).
-    b = make_bundle(args=["/evil"], userns=userns, seccomp=False, readonly=False,
+    b = make_bundle(args=["/bin/moat-probe", "sleep", "60"] if via_exec else ["/evil"], userns=userns, seccomp=False, readonly=False,
                     namespaces=["network", "ipc", "uts", "mount", "cgroup"]
                     + (["user"] if userns else []),
                     std_mounts=False, masked=[], readonly_paths=[],
@@ -270,6 +271,11 @@ def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755,
     moat.create(b, cid).ok()
     pid = moat.state(cid)["pid"]
     moat("start", cid).ok()
+    if via_exec:
+        # The exec'd process runs the exe of the `moat exec` that made it.
+        pid_file = os.path.join(test_dir, "evil.pid")
+        moat("exec", "--detach", "--pid-file", pid_file, cid, "/evil").ok()
+        pid = int(read_text(pid_file))
     # Detached: a moat exec waiting for the probe would keep its own exe
     # text-busy (harmless when sealed, but it would hide an unsealed one).
     r = moat("exec", "--detach", cid, "/bin/moat-probe", "exe-reopen", "/hostproc",
@@ -277,6 +283,8 @@ def _exploit(moat, make_bundle, test_dir, *, userns, owner=0, mode=0o755,
     assert r.rc == 0, r
     wait_for(lambda: '"write"' in read_text(r.out_path), timeout=15, what="the exploit probe")
     res = probe_json(read_text(r.out_path))
+    if via_exec:
+        moat("kill", cid, "KILL").ok()
     moat.wait_status(cid, "stopped")
     assert sha256(binary) == before, "the runtime binary changed"
     # Not vacuous: the container really held a handle to the runtime's exe.
@@ -294,8 +302,9 @@ def _met_sealed_copy(res, binary):
             or res["reopen_wronly"] == "EROFS", res
 
 
-def test_exploit_without_userns_meets_a_sealed_copy(moat, make_bundle, test_dir):
-    res, binary = _exploit(moat, make_bundle, test_dir, userns=False)
+@pytest.mark.parametrize("via_exec", [False, True], ids=["init", "exec"])
+def test_exploit_without_userns_meets_a_sealed_copy(moat, make_bundle, test_dir, via_exec):
+    res, binary = _exploit(moat, make_bundle, test_dir, userns=False, via_exec=via_exec)
     _met_sealed_copy(res, binary)
 
 
@@ -310,23 +319,98 @@ def test_exploit_meets_the_memfd_fallback(moat, make_bundle, test_dir):
         assert res["target"].startswith("/memfd:"), res
 
 
-def test_exploit_in_unmapping_userns_is_refused_by_dac(moat, make_bundle, test_dir):
+@pytest.mark.parametrize("via_exec", [False, True], ids=["init", "exec"])
+def test_exploit_in_unmapping_userns_is_refused_by_dac(moat, make_bundle, test_dir, via_exec):
     """The binary's owner and group (host root) are outside the container's
     mappings and it has no group/other write bit: moat skips the sealed
-    re-exec, and the exploit's reopen is refused with EACCES."""
-    res, binary = _exploit(moat, make_bundle, test_dir, userns=True)
+    re-exec (for create and for exec), and the exploit's reopen is refused
+    with EACCES."""
+    res, binary = _exploit(moat, make_bundle, test_dir, userns=True, via_exec=via_exec)
     if not IS_RUNC:
         assert res["target"] == binary, res
         assert res["reopen_wronly"] == "EACCES", res
 
 
+@pytest.mark.parametrize("via_exec", [False, True], ids=["init", "exec"])
 @pytest.mark.parametrize("owner,mode", [(USERNS_HOST_ID, 0o755), (0, 0o757),
                                         (0, 0o775)],
                          ids=["owner-mapped", "other-writable", "group-writable"])
 def test_exploit_in_userns_that_could_write_meets_a_sealed_copy(
-        moat, make_bundle, test_dir, owner, mode):
+        moat, make_bundle, test_dir, owner, mode, via_exec):
     """A binary the container's ids could write (owned by a mapped id, or
     writable by group or other): moat must re-exec sealed."""
     res, binary = _exploit(moat, make_bundle, test_dir, userns=True,
-                           owner=owner, mode=mode)
+                           owner=owner, mode=mode, via_exec=via_exec)
+    _met_sealed_copy(res, binary)
+
+
+def _ptrace_exec_before_start(moat, make_bundle, test_dir, caps):
+    """Create a container (pid namespace, no user namespace) on a copy of the
+    runtime binary, then, before start, exec a probe with CAP_SYS_PTRACE that
+    holds the waiting init's exe and reopens it for writing once the init
+    has exec'd.  Returns (the exec's result, the probe's result or None, the
+    copy's path, the copy's digest before)."""
+    binary = os.path.join(test_dir, "runtime", "moat")
+    os.makedirs(os.path.dirname(binary))
+    shutil.copy2(MOAT_BIN, binary)
+    os.chmod(binary, 0o755)
+    moat.bin = binary
+    before = sha256(binary)
+    # The entrypoint tells the probe (through the FIFO) that the init has
+    # exec'd, which ends the text-busy mark of the runtime's exe.
+    b = make_bundle(args=["/bin/sh", "-c", "echo x > /fifo; exec /bin/moat-probe sleep 30"],
+                    userns=False, seccomp=False, caps=caps)
+    os.mkfifo(os.path.join(b.rootfs, "fifo"))
+    os.chmod(os.path.join(b.rootfs, "fifo"), 0o666)
+    cid = new_id()
+    moat.create(b, cid).ok()
+    pid_file = os.path.join(test_dir, "probe.pid")
+    r = moat("exec", "--detach", "--pid-file", pid_file, "--cap", "CAP_SYS_PTRACE", cid,
+             "/bin/moat-probe", "exe-reopen", "/proc", "1", "/fifo")
+    res = None
+    if r.rc == 0:
+        # The probe holds the init's exe (fd 3) before it waits on the FIFO.
+        probe_pid = int(read_text(pid_file))
+        wait_for(lambda: len(os.listdir(f"/proc/{probe_pid}/fd")) > 3, timeout=10,
+                 what="the exploit probe's hold")
+        moat("start", cid).ok()
+        wait_for(lambda: '"write"' in read_text(r.out_path), timeout=15, what="the exploit's write")
+        res = probe_json(read_text(r.out_path))
+    moat("kill", cid, "KILL")
+    moat("delete", "--force", cid).ok()
+    return r, res, binary, before
+
+
+@pytest.mark.skipif(IS_RUNC, reason="the exec stub is moat's")
+def test_ptrace_exec_into_a_waiting_stub_init_is_refused(moat, make_bundle, test_dir):
+    """The waiting init of a container that execs through the stub is the
+    host binary, guarded by being non-dumpable, which CAP_SYS_PTRACE in the
+    host's user namespace overrides: an exec that would hold it before the
+    init has exec'd is refused (and nothing is left behind); after start the
+    same exec runs."""
+    r, res, binary, before = _ptrace_exec_before_start(moat, make_bundle, test_dir, DEFAULT_CAPS)
+    assert sha256(binary) == before, f"the runtime binary changed: {res}"
+    assert r.rc == 1 and res is None, (r, res)
+    assert "CAP_SYS_PTRACE" in r.err and "CVE-2019-5736" in r.err, r
+    assert len(r.err.strip().splitlines()) == 1, r
+    # Started, the init is the container's program: the same exec is fine.
+    b = make_bundle(args=["/bin/moat-probe", "sleep", "30"], userns=False)
+    cid = new_id()
+    moat.create(b, cid).ok()
+    moat("start", cid).ok()
+    r = moat("exec", "--cap", "CAP_SYS_PTRACE", cid, "/bin/moat-probe", "exe", "1")
+    assert r.rc == 0 and probe_json(r.out)["target"] == "/bin/moat-probe", r
+
+
+def test_ptrace_exec_into_a_waiting_sealed_init_meets_the_copy(
+        moat, make_bundle, test_dir, ptrace_allowed):
+    """Control: where the container may hold CAP_SYS_PTRACE the init runs
+    from a sealed copy, so the exec is allowed and the exploit does hold the
+    init's exe, which it cannot write."""
+    r, res, binary, before = _ptrace_exec_before_start(
+        moat, make_bundle, test_dir, DEFAULT_CAPS + ["CAP_SYS_PTRACE"])
+    assert r.rc == 0, r
+    assert sha256(binary) == before, f"the runtime binary changed: {res}"
+    assert res["hold"] == "ok" and res["fifo"] == "ok", res
+    assert res["write"] != "ok", res
     _met_sealed_copy(res, binary)
