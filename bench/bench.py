@@ -17,6 +17,8 @@ same rootfs):
            (median and p90 over N iterations after the warm-ups)
   c+s+d    wall time of create + start + waiting for the container's `true` to
            exit + delete (median)
+  exec     wall time of `<rt> --root R exec <id> /bin/true` into one running
+           container (a busybox `sleep` made by create+start, killed after)
   RSS      peak resident set of the runtime process, GNU time's %M (wait4's
            ru_maxrss: the runtime and the descendants it reaped, e.g. `runc
            init`), in separate passes of --rss-n iterations so that time's
@@ -260,7 +262,8 @@ def worker(name, rt, bundle, state, n, warmup, cgparent, rss_n):
   # as a subreaper we inherit it and can wait for its exit before `delete`.
   libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
   base = [rt, "--root", state]
-  res = {"run": [], "run_rss": [], "csd": [], "csd_rss": [], "notes": []}
+  res = {"run": [], "run_rss": [], "csd": [], "csd_rss": [], "exec": [],
+         "notes": []}
   cfg_path = os.path.join(bundle, "config.json")
   with open(os.path.join(bundle, "base.json")) as f:
     cfg = json.load(f)
@@ -324,6 +327,34 @@ def worker(name, rt, bundle, state, n, warmup, cgparent, rss_n):
       raise RuntimeError(f"start rc={rc2} delete rc={rc3} for {cid}")
     return time.perf_counter() - t0, max(r1, r2, r3)
 
+  def exec_pass(cid):
+    """create+start a sleeping container, time `exec /bin/true` into it,
+    then kill and delete it."""
+    nonlocal cfg
+    saved = cfg
+    cfg = dict(cfg, process=dict(cfg["process"], args=["/bin/sleep", "1000"]))
+    set_cgroup(cid)
+    cfg = saved
+    for argv in (["create", "--bundle", bundle, "--pid-file", pidfile, cid],
+                 ["start", cid]):
+      _, rc, _ = spawn(base + argv)
+      if rc != 0:
+        raise RuntimeError(diagnose(base + argv))
+    with open(pidfile) as f:
+      cpid = int(f.read())
+    os.unlink(pidfile)
+    try:
+      for i in range(warmup + n):
+        dt, rc, _ = spawn(base + ["exec", cid, "/bin/true"])
+        if rc != 0:
+          raise RuntimeError(diagnose(base + ["exec", cid, "/bin/true"]))
+        if i >= warmup:
+          res["exec"].append(dt)
+    finally:
+      spawn(base + ["kill", cid, "KILL"])
+      os.waitpid(cpid, 0)
+      spawn(base + ["delete", "--force", cid])
+
   pidfile = os.path.join(os.path.dirname(state), f"{name}.pid")
   try:
     for i in range(warmup + n):
@@ -339,6 +370,7 @@ def worker(name, rt, bundle, state, n, warmup, cgparent, rss_n):
       dt, _ = csd_once(f"{name}-csd-{i}", spawn)
       if i >= warmup:
         res["csd"].append(dt)
+    exec_pass(f"{name}-exec")
     # Peak RSS in separate passes under GNU time (see spawn_rss).
     for i in range(rss_n):
       _, rc, rss = run_once(f"{name}-rss-run-{i}", spawn_rss)
@@ -430,6 +462,8 @@ def table(results, base, n, warmup):
     val[c] = {
         "run_med": statistics.median(r["run"]), "run_p90": pct(r["run"], 0.9),
         "csd_med": statistics.median(r["csd"]), "csd_p90": pct(r["csd"], 0.9),
+        "exec_med": statistics.median(r["exec"]),
+        "exec_p90": pct(r["exec"], 0.9),
         "rss_run": statistics.median(r["run_rss"]),
         "rss_max": max(r["run_rss"] + r["csd_rss"]),
     }
@@ -443,6 +477,8 @@ def table(results, base, n, warmup):
       ("`run` /bin/true, p90 (ms)", "run_p90", ms),
       ("create+start+wait+delete, median (ms)", "csd_med", ms),
       ("create+start+wait+delete, p90 (ms)", "csd_p90", ms),
+      ("`exec` /bin/true, median (ms)", "exec_med", ms),
+      ("`exec` /bin/true, p90 (ms)", "exec_p90", ms),
       ("peak RSS of `run`, median (MiB)", "rss_run", kib),
       ("peak RSS, max over run/create/start/delete (MiB)", "rss_max", kib),
   ]
@@ -540,8 +576,8 @@ def main():
           print(f"bench: {name}: {got['error']}", file=sys.stderr)
           continue
         acc = results.setdefault(name, {"run": [], "run_rss": [], "csd": [],
-                                        "csd_rss": [], "notes": []})
-        for k in ("run", "run_rss", "csd", "csd_rss"):
+                                        "csd_rss": [], "exec": [], "notes": []})
+        for k in ("run", "run_rss", "csd", "csd_rss", "exec"):
           acc[k] += got[k]
         acc["notes"] = sorted(set(acc["notes"] + got["notes"]))
         acc["fingerprint"] = got.get("fingerprint", "")
