@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* moat exec: join a running container and run one more process in it, with
- * the container's seccomp filter and at most its capabilities; and moat
+ * the container's seccomp filter and its capabilities plus those --cap names
+ * (as runc: they may go beyond the container's bounding set); and moat
  * features. */
 #include <errno.h>
 #include <fcntl.h>
