@@ -100,8 +100,16 @@ def test_foreground_run_with_terminal(moat, make_bundle):
     args = ("run", "--bundle", b.path, new_id())
     moat._track(args)    # the teardown checks this id leaves nothing behind
     cmd = " ".join(moat.argv(args))
-    p = subprocess.run([script, "-qec", cmd, "/dev/null"], capture_output=True, text=True,
-                       timeout=20, stdin=subprocess.DEVNULL)
+    # script's stdin stays open and empty: at EOF script types an end-of-file
+    # character into the terminal, which could reach the container's pty
+    # while it runs and be echoed into the output (as "^@").
+    rfd, wfd = os.pipe()
+    try:
+        p = subprocess.run([script, "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                           timeout=20, stdin=rfd)
+    finally:
+        os.close(rfd)
+        os.close(wfd)
     out = p.stdout.replace("\r", "")
     assert p.returncode == 5, (p.returncode, out, p.stderr)
     assert "/dev/pts/0" in out, out
